@@ -1,0 +1,84 @@
+"""The NumPy face of the course package: NumPy arrays in, NumPy arrays out.
+
+>>> from coursepkg import numpy as cnp
+>>> cnp.softmax([0.0, 0.0])
+array([0.5, 0.5])
+
+The same names, with the same meaning, live in :mod:`coursepkg.torch`.
+Array arguments may be NumPy arrays or anything :func:`numpy.asarray`
+accepts (lists, scalars); torch tensors are refused with a pointer to the
+torch face.
+"""
+
+from __future__ import annotations
+
+import numpy as _np
+
+from . import gradients as _gradients
+from . import information as _information
+from . import logsumexp as _logsumexp
+from . import losses as _losses
+from . import softmax as _softmax
+from ._faces import expose as _expose
+from .gradients import GradcheckResult
+
+__all__ = [
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "naive_softmax",
+    "sigmoid",
+    "log_sigmoid",
+    "entropy",
+    "cross_entropy",
+    "kl_divergence",
+    "cross_entropy_loss",
+    "nll_loss",
+    "cross_entropy_loss_grad",
+    "softmax_jacobian",
+    "numerical_gradient",
+    "gradcheck",
+    "GradcheckResult",
+]
+
+
+def _as_array(value, name):
+    if isinstance(value, _np.ndarray):
+        return value
+    if type(value).__module__.startswith("torch"):
+        raise TypeError(
+            f"{name} is a torch tensor; use `from coursepkg import torch as "
+            f"ctorch` for tensors, or pass {name}.numpy()"
+        )
+    try:
+        array = _np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} could not be read as an array: {exc}") from None
+    if array.dtype == object or array.dtype.kind in "USV":
+        raise TypeError(
+            f"{name} must be numeric, got an array of dtype {array.dtype}"
+        )
+    return array
+
+
+def _face(func, *array_params):
+    return _expose(func, _as_array, array_params)
+
+
+logsumexp = _face(_logsumexp.logsumexp, "x")
+softmax = _face(_softmax.softmax, "x")
+log_softmax = _face(_softmax.log_softmax, "x")
+naive_softmax = _face(_softmax.naive_softmax, "x")
+sigmoid = _face(_softmax.sigmoid, "x")
+log_sigmoid = _face(_softmax.log_sigmoid, "x")
+entropy = _face(_information.entropy, "p")
+cross_entropy = _face(_information.cross_entropy, "p", "q")
+kl_divergence = _face(_information.kl_divergence, "p", "q")
+cross_entropy_loss = _face(_losses.cross_entropy_loss, "logits", "target", "weight")
+cross_entropy_loss_grad = _face(
+    _losses.cross_entropy_loss_grad, "logits", "target", "weight"
+)
+nll_loss = _face(_losses.nll_loss, "log_probs", "target", "weight")
+softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
+numerical_gradient = _face(_gradients.numerical_gradient, "x")
+gradcheck = _face(_gradients.gradcheck, "x")

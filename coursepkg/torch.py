@@ -1,0 +1,125 @@
+"""The PyTorch face of the course package: tensors in, tensors out.
+
+Same names and meaning as :mod:`coursepkg.numpy`; autograd works through
+every function.  :func:`cross_entropy_loss` is a
+:class:`torch.autograd.Function` whose backward pass is the analytic
+gradient :func:`cross_entropy_loss_grad` (``softmax - target``, weighted and
+scaled by the reduction) rather than autograd's replay of the forward.
+
+>>> import torch
+>>> from coursepkg import torch as ctorch
+>>> z = torch.zeros(1, 4, dtype=torch.float64, requires_grad=True)
+>>> ctorch.cross_entropy_loss(z, torch.tensor([1])).backward()
+>>> z.grad
+tensor([[ 0.2500, -0.7500,  0.2500,  0.2500]], dtype=torch.float64)
+"""
+
+from __future__ import annotations
+
+import torch as _torch
+
+from . import gradients as _gradients
+from . import information as _information
+from . import logsumexp as _logsumexp
+from . import losses as _losses
+from . import softmax as _softmax
+from ._faces import expose as _expose
+from .gradients import GradcheckResult
+
+__all__ = [
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "naive_softmax",
+    "sigmoid",
+    "log_sigmoid",
+    "entropy",
+    "cross_entropy",
+    "kl_divergence",
+    "cross_entropy_loss",
+    "nll_loss",
+    "cross_entropy_loss_grad",
+    "softmax_jacobian",
+    "numerical_gradient",
+    "gradcheck",
+    "GradcheckResult",
+    "CrossEntropyLossFunction",
+]
+
+
+def _as_tensor(value, name):
+    if isinstance(value, _torch.Tensor):
+        return value
+    raise TypeError(
+        f"{name} must be a torch.Tensor, got {type(value).__name__}; use "
+        f"torch.as_tensor({name}) or the NumPy face `coursepkg.numpy`"
+    )
+
+
+def _face(func, *array_params):
+    return _expose(func, _as_tensor, array_params)
+
+
+class CrossEntropyLossFunction(_torch.autograd.Function):
+    """Cross-entropy from logits with a hand-written backward.
+
+    ``forward`` computes :func:`coursepkg.losses.cross_entropy_loss`;
+    ``backward`` multiplies the incoming gradient into the closed form
+    ``p * sum(t) - t`` (:func:`coursepkg.losses.cross_entropy_loss_grad`).
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, weight, ignore_index, reduction, label_smoothing):
+        problem = _losses._prepare(
+            logits, target, weight, ignore_index, reduction, label_smoothing
+        )
+        ctx.problem = problem
+        return _losses._loss(problem)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grad = _losses._grad(ctx.problem, grad_output)
+        return grad, None, None, None, None, None
+
+
+def cross_entropy_loss(
+    logits,
+    target,
+    *,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    label_smoothing=0.0,
+):
+    for name, value in (("logits", logits), ("target", target), ("weight", weight)):
+        if value is not None:
+            _as_tensor(value, name)
+    for name, value in (("target", target), ("weight", weight)):
+        if value is not None and value.requires_grad:
+            raise ValueError(
+                f"cross_entropy_loss differentiates with respect to logits "
+                f"only; {name} requires grad, detach it first"
+            )
+    return CrossEntropyLossFunction.apply(
+        logits, target, weight, ignore_index, reduction, label_smoothing
+    )
+
+
+cross_entropy_loss.__doc__ = _losses.cross_entropy_loss.__doc__
+
+logsumexp = _face(_logsumexp.logsumexp, "x")
+softmax = _face(_softmax.softmax, "x")
+log_softmax = _face(_softmax.log_softmax, "x")
+naive_softmax = _face(_softmax.naive_softmax, "x")
+sigmoid = _face(_softmax.sigmoid, "x")
+log_sigmoid = _face(_softmax.log_sigmoid, "x")
+entropy = _face(_information.entropy, "p")
+cross_entropy = _face(_information.cross_entropy, "p", "q")
+kl_divergence = _face(_information.kl_divergence, "p", "q")
+cross_entropy_loss_grad = _face(
+    _losses.cross_entropy_loss_grad, "logits", "target", "weight"
+)
+nll_loss = _face(_losses.nll_loss, "log_probs", "target", "weight")
+softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
+numerical_gradient = _face(_gradients.numerical_gradient, "x")
+gradcheck = _face(_gradients.gradcheck, "x")
