@@ -1,0 +1,30 @@
+# Two commands run the whole project (see README, "Quick start"):
+#   make book   create .venv if needed, install coursepkg, build the book into _build/html
+#   make test   create .venv if needed, run the whole test suite (CI runs this)
+# Both create the environment when it is missing, so either can come first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests coursepkg book --nbval \
+	    --nbval-sanitize-with book/sanitize.cfg \
+	    --cov=coursepkg --cov-report=term-missing:skip-covered --cov-fail-under=95
+
+clean:
+	rm -rf _build .coverage

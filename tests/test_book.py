@@ -1,0 +1,51 @@
+"""The book builds with Sphinx's nitpicky mode and zero warnings."""
+
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for entry in toc.get("chapters", []):
+        files.append(entry["file"])
+    return files
+
+
+def test_every_toc_entry_exists():
+    for name in _toc_files():
+        matches = list(ROOT.glob(name + ".*"))
+        assert matches, f"_toc.yml lists {name}, but no such file exists"
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = set(_toc_files())
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        key = str(nb.relative_to(ROOT).with_suffix(""))
+        assert key in listed, f"{nb.name} is not listed in _toc.yml"
+
+
+@pytest.mark.slow
+def test_book_builds_without_warnings(tmp_path):
+    jb = shutil.which("jupyter-book", path=str(pathlib.Path(sys.executable).parent))
+    assert jb, "jupyter-book is not installed next to this Python"
+    result = subprocess.run(
+        [jb, "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-5000:]
+    assert "WARNING" not in log, log[-5000:]
+    html = tmp_path / "_build" / "html"
+    assert (html / "index.html").exists()
+    for name in _toc_files():
+        assert (html / (name + ".html")).exists(), f"{name}.html was not built"
