@@ -55,7 +55,9 @@ def check_floating(x, name: str):
 
 def check_axis(axis, ndim: int, name: str) -> int:
     """Return ``axis`` as a non-negative int, or raise a clear error."""
-    if isinstance(axis, bool) or not isinstance(axis, int):
+    if isinstance(axis, bool):  # bool has __index__, but True is no axis
+        raise TypeError("axis must be an int, got bool")
+    if not isinstance(axis, int):
         try:
             axis = int(axis.__index__())
         except (AttributeError, TypeError):
