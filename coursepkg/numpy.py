@@ -39,6 +39,11 @@ __all__ = [
     "numerical_gradient",
     "gradcheck",
     "GradcheckResult",
+    "SoftmaxRegression",
+    "MLP",
+    "fit",
+    "load_digits",
+    "make_blobs",
 ]
 
 
@@ -82,3 +87,6 @@ nll_loss = _face(_losses.nll_loss, "log_probs", "target", "weight")
 softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
 numerical_gradient = _face(_gradients.numerical_gradient, "x")
 gradcheck = _face(_gradients.gradcheck, "x")
+
+from .data import load_digits, make_blobs  # noqa: E402
+from .models import MLP, SoftmaxRegression, fit  # noqa: E402

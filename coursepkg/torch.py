@@ -44,6 +44,12 @@ __all__ = [
     "gradcheck",
     "GradcheckResult",
     "CrossEntropyLossFunction",
+    "SoftmaxRegression",
+    "MLP",
+    "DenseDropoutNet",
+    "fit",
+    "load_digits",
+    "make_blobs",
 ]
 
 
@@ -123,3 +129,35 @@ nll_loss = _face(_losses.nll_loss, "log_probs", "target", "weight")
 softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
 numerical_gradient = _face(_gradients.numerical_gradient, "x")
 gradcheck = _face(_gradients.gradcheck, "x")
+
+from . import data as _data  # noqa: E402
+from .models_torch import MLP, DenseDropoutNet, SoftmaxRegression, fit  # noqa: E402
+
+
+def load_digits(test_size=0.25, seed=0):
+    """:func:`coursepkg.data.load_digits` as tensors: float32 ``X``, int64 ``y``.
+
+    >>> from coursepkg import torch as ctorch
+    >>> data = ctorch.load_digits()
+    >>> data.X_train.dtype, data.y_train.dtype, tuple(data.X_test.shape)
+    (torch.float32, torch.int64, (450, 64))
+    """
+    X_train, X_test, y_train, y_test = _data.load_digits(test_size, seed)
+    return _data.DigitsSplit(
+        _torch.from_numpy(X_train).float(),
+        _torch.from_numpy(X_test).float(),
+        _torch.from_numpy(y_train),
+        _torch.from_numpy(y_test),
+    )
+
+
+def make_blobs(n_per_class=100, centers=3, std=1.0, seed=0):
+    """:func:`coursepkg.data.make_blobs` as tensors: float32 ``X``, int64 ``y``.
+
+    >>> from coursepkg import torch as ctorch
+    >>> X, y = ctorch.make_blobs(n_per_class=5, seed=0)
+    >>> X.dtype, y.dtype, tuple(X.shape)
+    (torch.float32, torch.int64, (15, 2))
+    """
+    X, y = _data.make_blobs(n_per_class, centers, std, seed)
+    return _torch.from_numpy(X).float(), _torch.from_numpy(y)
