@@ -37,6 +37,7 @@ from ._backend import (
 )
 from .information import check_distribution
 from .logsumexp import max_shift
+from .softmax import log_softmax_last, plus_inf_rows_to_nan, softmax_last
 
 __all__ = ["cross_entropy_loss", "nll_loss", "cross_entropy_loss_grad"]
 
@@ -193,15 +194,6 @@ def _index_parts(prob: _Problem):
     return valid, safe, w_y
 
 
-def _log_softmax_last(z):
-    xp = namespace(z)
-    m, shift, e, rest = max_shift(z)
-    log_norm = xp.where(
-        xp.isfinite(m), xp.log1p(rest), xp.log(xp.sum(e, axis=-1, keepdims=True))
-    )
-    return (z - shift) - log_norm
-
-
 def _reduce(prob: _Problem, elementwise, denominator):
     xp = namespace(elementwise)
     if prob.reduction == "none":
@@ -223,19 +215,20 @@ def _loss(prob: _Problem):
             lse = xp.zeros(safe.shape, dtype=prob.z.dtype, device=array_device(prob.z))
         else:
             m, _, _, rest = max_shift(prob.z)
-            lse = (m + xp.log1p(rest))[..., 0]
+            # a +inf logit makes the row NaN, as in torch's log_softmax
+            lse = plus_inf_rows_to_nan(m + xp.log1p(rest), m)[..., 0]
         # NLL from logits: logsumexp(z) - z_y, never log(softmax(z))[y]
         nll = lse - _gather_last(prob.z, safe)
         elementwise = xp.where(valid, w_y * nll, xp.zeros_like(nll))
         if eps > 0:
-            log_p = _log_softmax_last(prob.z)
+            log_p = log_softmax_last(prob.z)
             w = 1.0 if prob.weight is None else prob.weight
             smooth = -xp.sum(log_p * w, axis=-1)
             smooth = xp.where(valid, smooth, xp.zeros_like(smooth))
             elementwise = (1.0 - eps) * elementwise + (eps / num_classes) * smooth
         denominator = xp.sum(w_y)
     else:
-        log_p = _log_softmax_last(prob.z)
+        log_p = log_softmax_last(prob.z)
         t = prob.target
         if eps > 0:
             t = t * (1.0 - eps) + eps / num_classes
@@ -258,8 +251,7 @@ def _grad(prob: _Problem, grad_output=1.0):
     xp = namespace(prob.z)
     eps = prob.label_smoothing
     num_classes = prob.num_classes
-    _, _, e, _ = max_shift(prob.z)
-    p = e / xp.sum(e, axis=-1, keepdims=True)
+    p = softmax_last(prob.z)
     if prob.kind == "index":
         valid, safe, w_y = _index_parts(prob)
         classes = xp.arange(num_classes, device=array_device(prob.z))

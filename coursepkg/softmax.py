@@ -47,6 +47,36 @@ def _check_temperature(temperature) -> float:
     return temperature
 
 
+def plus_inf_rows_to_nan(out, m):
+    """NaN wherever the row maximum ``m`` is ``+inf``.
+
+    The guarded shift leaves a ``+inf`` logit unshifted, which would give
+    ``[nan, 0]`` for ``[inf, 0]``; SciPy's softmax and PyTorch's softmax and
+    log_softmax give a NaN row (``inf - inf`` in their shift), and so do we.
+    """
+    xp = namespace(out)
+    return xp.where(m == math.inf, xp.full_like(out, math.nan), out)
+
+
+def softmax_last(z):
+    """Stable softmax along the last axis of ``z`` (no checks, no casts)."""
+    xp = namespace(z)
+    m, _, e, _ = max_shift(z)
+    with np.errstate(invalid="ignore"):  # 0/0 and inf/inf: the NaN rows
+        return plus_inf_rows_to_nan(e / xp.sum(e, axis=-1, keepdims=True), m)
+
+
+def log_softmax_last(z):
+    """``(z - m) - log1p(rest)`` along the last axis (no checks, no casts)."""
+    xp = namespace(z)
+    m, shift, e, rest = max_shift(z)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the NaN rows
+        log_norm = xp.where(
+            xp.isfinite(m), xp.log1p(rest), xp.log(xp.sum(e, axis=-1, keepdims=True))
+        )
+        return plus_inf_rows_to_nan((z - shift) - log_norm, m)
+
+
 def softmax(x, axis=-1, temperature=1.0):
     r"""Softmax along ``axis``, stable for any finite input.
 
@@ -75,9 +105,11 @@ def softmax(x, axis=-1, temperature=1.0):
         = \frac{e^{(x_i - m)/T}}{\sum_j e^{(x_j - m)/T}},
         \qquad m = \max_j x_j .
 
-    Special cases (as :func:`scipy.special.softmax`): a row of all ``-inf``
-    gives NaN (0/0); a ``+inf`` entry gives NaN at that entry; a NaN entry
-    gives a NaN row; an empty array gives an empty array.
+    Special cases (as :func:`scipy.special.softmax` and
+    :func:`torch.softmax`): a row of all ``-inf`` gives NaN (0/0); a row with
+    a ``+inf`` entry gives a NaN row; a NaN entry gives a NaN row; ``-inf``
+    entries next to a finite one get probability 0 (masking); an empty array
+    gives an empty array.
 
     Examples
     --------
@@ -94,9 +126,7 @@ def softmax(x, axis=-1, temperature=1.0):
         return downcast(from_last(work, axis), dtype)
     if temperature != 1.0:
         work = work / temperature
-    _, _, e, _ = max_shift(work)
-    out = e / xp.sum(e, axis=-1, keepdims=True)
-    return downcast(from_last(out, axis), dtype)
+    return downcast(from_last(softmax_last(work), axis), dtype)
 
 
 def log_softmax(x, axis=-1):
@@ -128,8 +158,12 @@ def log_softmax(x, axis=-1):
         = (x_i - m) - \operatorname{log1p}\Bigl(\sum_{j \ne k} e^{x_j - m}\Bigr),
 
     so the largest entry is exactly ``-log1p(rest)``: no cancellation.
-    Special cases: an all ``-inf`` row or a NaN gives NaN; an empty array
-    gives an empty array.
+    Special cases: an all ``-inf`` row or a NaN gives a NaN row; a row with
+    a ``+inf`` entry gives a NaN row, as :func:`torch.log_softmax` (SciPy's
+    ``log_softmax`` gives NaN only at the ``+inf`` entry and ``-inf`` at the
+    others; we follow PyTorch so that ``exp(log_softmax) == softmax`` and the
+    losses built on it agree with ``torch.nn.functional.cross_entropy``); an
+    empty array gives an empty array.
 
     Examples
     --------
@@ -143,12 +177,7 @@ def log_softmax(x, axis=-1):
     work, dtype = upcast(to_last(x, axis))
     if work.shape[-1] == 0:
         return downcast(from_last(work, axis), dtype)
-    m, shift, e, rest = max_shift(work)
-    log_norm = xp.where(
-        xp.isfinite(m), xp.log1p(rest), xp.log(xp.sum(e, axis=-1, keepdims=True))
-    )
-    out = (work - shift) - log_norm
-    return downcast(from_last(out, axis), dtype)
+    return downcast(from_last(log_softmax_last(work), axis), dtype)
 
 
 def naive_softmax(x, axis=-1):
