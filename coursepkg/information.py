@@ -196,8 +196,9 @@ def kl_divergence(p, q, axis=-1, base=None):
     Returns
     -------
     array
-        Non-negative divergence; ``0`` exactly when ``p == q``; ``+inf`` where
-        some :math:`q_i = 0 < p_i`.  Not symmetric in ``p`` and ``q``.
+        Non-negative divergence (up to the rounding of inputs that sum to
+        one only within a few ulps); ``0`` exactly when ``p == q``; ``+inf``
+        where some :math:`q_i = 0 < p_i`.  Not symmetric in ``p`` and ``q``.
 
     Notes
     -----
