@@ -141,6 +141,13 @@ def load_digits(test_size=0.25, seed=0):
     return DigitsSplit(X[train], X[test], y[train], y[test])
 
 
+def _float_array(value, name: str, what: str):
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {what} of numbers") from None
+
+
 def _default_centers(k: int):
     """``k`` centres evenly spaced on a circle of radius 3."""
     angles = 2 * np.pi * np.arange(k) / k + np.pi / 2
@@ -198,12 +205,7 @@ def make_blobs(n_per_class=100, centers=3, std=1.0, seed=0):
             raise ValueError(f"centers must be at least 1, got {centers}")
         centers = _default_centers(int(centers))
     else:
-        try:
-            centers = np.asarray(centers, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                "centers must be an int or an array of shape (K, D) of numbers"
-            ) from None
+        centers = _float_array(centers, "centers", "an int or an array (K, D)")
     if centers.ndim != 2 or centers.shape[0] == 0 or centers.shape[1] == 0:
         raise ValueError(
             f"centers must have shape (K, D) with K, D >= 1, got "
@@ -212,15 +214,10 @@ def make_blobs(n_per_class=100, centers=3, std=1.0, seed=0):
     if not np.all(np.isfinite(centers)):
         raise ValueError("centers must be finite")
     k, d = centers.shape
-    if isinstance(std, numbers.Real) and not isinstance(std, bool):
+    if isinstance(std, numbers.Real):
         stds = np.full(k, _check_positive(std, "std"))
     else:
-        try:
-            stds = np.asarray(std, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                "std must be a number or an array of shape (K,) of numbers"
-            ) from None
+        stds = _float_array(std, "std", "a number or an array (K,)")
         if stds.shape != (k,):
             raise ValueError(
                 f"std must be a number or have shape ({k},), one per centre, "

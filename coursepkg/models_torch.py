@@ -36,6 +36,17 @@ def _check_tensor(value, name: str):
         )
 
 
+def _linear(n_in, n_out, init_weight=nn.init.zeros_):
+    """An :class:`~torch.nn.Linear` layer with weights from ``init_weight``
+    and zero biases.  ``skip_init`` skips PyTorch's default initialisation,
+    which would draw from the global random state."""
+    layer = nn.utils.skip_init(nn.Linear, n_in, n_out)
+    with torch.no_grad():
+        init_weight(layer.weight)
+        layer.bias.zero_()
+    return layer
+
+
 class _Classifier(nn.Module):
     """Prediction helpers shared by the models below."""
 
@@ -80,10 +91,7 @@ class SoftmaxRegression(_Classifier):
         super().__init__()
         self.n_features = check_count(n_features, "n_features")
         self.n_classes = check_count(n_classes, "n_classes", minimum=2)
-        self.linear = nn.Linear(self.n_features, self.n_classes)
-        with torch.no_grad():
-            self.linear.weight.zero_()
-            self.linear.bias.zero_()
+        self.linear = _linear(self.n_features, self.n_classes)
 
     def forward(self, X):
         """Logits of shape ``(N, K)``."""
@@ -123,13 +131,12 @@ class MLP(_Classifier):
         n_hidden = check_count(n_hidden, "n_hidden")
         n_classes = check_count(n_classes, "n_classes", minimum=2)
         generator = torch.Generator().manual_seed(check_count(seed, "seed", 0))
-        self.hidden = nn.Linear(self.n_features, n_hidden)
-        self.output = nn.Linear(n_hidden, n_classes)
-        for layer in (self.hidden, self.output):
-            nn.init.kaiming_normal_(
-                layer.weight, nonlinearity="relu", generator=generator
-            )
-            nn.init.zeros_(layer.bias)
+
+        def he_normal(weight):  # N(0, 2 / fan_in)
+            nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator)
+
+        self.hidden = _linear(self.n_features, n_hidden, he_normal)
+        self.output = _linear(n_hidden, n_classes, he_normal)
 
     def forward(self, X):
         """Logits of shape ``(N, K)``."""
@@ -185,16 +192,17 @@ class DenseDropoutNet(_Classifier):
         if not 0.0 <= p_drop < 1.0:
             raise ValueError(f"p_drop must be in [0, 1), got {p_drop}")
         generator = torch.Generator().manual_seed(check_count(seed, "seed", 0))
+
+        def glorot_uniform(weight):  # U(-r, r), r = sqrt(6 / (fan_in + fan_out))
+            nn.init.xavier_uniform_(weight, generator=generator)
+
         self.layers = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(self.n_features, n_hidden),
+            _linear(self.n_features, n_hidden, glorot_uniform),
             nn.ReLU(),
             nn.Dropout(float(p_drop)),
-            nn.Linear(n_hidden, n_classes),
+            _linear(n_hidden, n_classes, glorot_uniform),
         )
-        for layer in (self.layers[1], self.layers[4]):
-            nn.init.xavier_uniform_(layer.weight, generator=generator)
-            nn.init.zeros_(layer.bias)
 
     def forward(self, X):
         """Logits of shape ``(N, n_classes)``."""
