@@ -194,7 +194,9 @@ def make_blobs(n_per_class=100, centers=3, std=1.0, seed=0):
     >>> np.round(X[y == 1].mean(axis=0))  # near the centre (5, 5)
     array([5., 5.])
     """
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, numbers.Integral):
+    if isinstance(n_per_class, bool) or not isinstance(
+        n_per_class, numbers.Integral
+    ):
         raise TypeError(
             f"n_per_class must be an int, got {type(n_per_class).__name__}"
         )

@@ -113,7 +113,8 @@ class SoftmaxRegression:
     >>> import numpy as np
     >>> from coursepkg import numpy as cnp
     >>> model = cnp.SoftmaxRegression(n_features=2, n_classes=3)
-    >>> loss, grads = model.loss_and_grads(np.ones((4, 2)), np.array([0, 1, 2, 2]))
+    >>> X, y = np.ones((4, 2)), np.array([0, 1, 2, 2])
+    >>> loss, grads = model.loss_and_grads(X, y)
     >>> round(loss, 4)  # uniform predictions: log 3
     1.0986
     >>> grads["W"].shape, grads["b"].shape
@@ -221,7 +222,7 @@ class MLP:
         return X, pre, hidden, logits
 
     def forward(self, X):
-        """Logits :math:`z = \\max(0, X W_1 + b_1) W_2 + b_2`, shape ``(N, K)``."""
+        """Logits :math:`z = \\max(0, X W_1 + b_1) W_2 + b_2`, ``(N, K)``."""
         return self._forward(X)[-1]
 
     def loss_and_grads(self, X, y):

@@ -1,4 +1,4 @@
-"""The PyTorch twins of :mod:`coursepkg.models`, as :class:`torch.nn.Module`\\ s.
+"""PyTorch twins of :mod:`coursepkg.models`, as :class:`torch.nn.Module`\\ s.
 
 :class:`SoftmaxRegression` and :class:`MLP` take the same arguments and start
 from the same kind of weights as their NumPy twins; autograd replaces the
@@ -66,7 +66,7 @@ class _Classifier(nn.Module):
 
 
 class SoftmaxRegression(_Classifier):
-    r"""Softmax regression: one :class:`torch.nn.Linear` layer, zeros at the start.
+    r"""Softmax regression: one :class:`~torch.nn.Linear` layer, zero at first.
 
     .. math::
 
@@ -133,7 +133,9 @@ class MLP(_Classifier):
         generator = torch.Generator().manual_seed(check_count(seed, "seed", 0))
 
         def he_normal(weight):  # N(0, 2 / fan_in)
-            nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator)
+            nn.init.kaiming_normal_(
+                weight, nonlinearity="relu", generator=generator
+            )
 
         self.hidden = _linear(self.n_features, n_hidden, he_normal)
         self.output = _linear(n_hidden, n_classes, he_normal)
@@ -146,7 +148,7 @@ class MLP(_Classifier):
 
 
 class DenseDropoutNet(_Classifier):
-    r"""Dense(128) - ReLU - Dropout(0.2) - Dense(10): the TensorFlow tutorial net.
+    r"""Dense(128), ReLU, Dropout(0.2), Dense(10): the TensorFlow tutorial net.
 
     Inputs of shape ``(N, ...)`` are flattened to ``(N, n_features)`` first
     (the tutorial's ``Flatten`` layer).  Dropout zeroes each hidden unit with
@@ -182,18 +184,23 @@ class DenseDropoutNet(_Classifier):
     torch.Size([2, 10])
     """
 
-    def __init__(self, n_features, n_hidden=128, n_classes=10, p_drop=0.2, seed=0):
+    def __init__(
+        self, n_features, n_hidden=128, n_classes=10, p_drop=0.2, seed=0
+    ):
         super().__init__()
         self.n_features = check_count(n_features, "n_features")
         n_hidden = check_count(n_hidden, "n_hidden")
         n_classes = check_count(n_classes, "n_classes", minimum=2)
         if isinstance(p_drop, bool) or not isinstance(p_drop, numbers.Real):
-            raise TypeError(f"p_drop must be a number, got {type(p_drop).__name__}")
+            raise TypeError(
+                f"p_drop must be a number, got {type(p_drop).__name__}"
+            )
         if not 0.0 <= p_drop < 1.0:
             raise ValueError(f"p_drop must be in [0, 1), got {p_drop}")
         generator = torch.Generator().manual_seed(check_count(seed, "seed", 0))
 
-        def glorot_uniform(weight):  # U(-r, r), r = sqrt(6 / (fan_in + fan_out))
+        # U(-r, r) with r = sqrt(6 / (fan_in + fan_out))
+        def glorot_uniform(weight):
             nn.init.xavier_uniform_(weight, generator=generator)
 
         self.layers = nn.Sequential(
@@ -215,8 +222,8 @@ def _make_optimizer(optimizer, parameters, lr):
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(
-                f"optimizer must be one of {tuple(OPTIMIZERS)} or an optimizer "
-                f"class, got {optimizer!r}"
+                f"optimizer must be one of {tuple(OPTIMIZERS)} or an "
+                f"optimizer class, got {optimizer!r}"
             )
         optimizer = OPTIMIZERS[optimizer]
     if not callable(optimizer):
@@ -227,7 +234,9 @@ def _make_optimizer(optimizer, parameters, lr):
     return optimizer(parameters, lr=lr)
 
 
-def fit(model, X, y, *, lr=0.1, epochs=10, batch_size=None, seed=0, optimizer="sgd"):
+def fit(
+    model, X, y, *, lr=0.1, epochs=10, batch_size=None, seed=0, optimizer="sgd"
+):
     r"""Train a model with a :mod:`torch.optim` optimizer and cross-entropy.
 
     Each step computes :math:`\frac{1}{|B|}\sum_{n \in B} \ell(x_n, y_n)` with

@@ -23,6 +23,16 @@ from coursepkg import torch as ctorch
 D, H, K, N = 5, 7, 4, 12
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny matrices: one thread is faster, and robust on a busy machine
+    (idle OpenMP workers spin and fight other processes for the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def problem(rng):
     X = rng.normal(size=(N, D))
