@@ -1,0 +1,20 @@
+"""The autograder: release student files, grade submissions, build a Gradescope bundle.
+
+The package is split along its trust boundary:
+
+- trusted side (this process): :mod:`~coursepkg.grading.release`,
+  :mod:`~coursepkg.grading.sandbox` (starts and talks to the child),
+  :mod:`~coursepkg.grading.expect` (comparisons and classic-mistake feedback),
+  :mod:`~coursepkg.grading.plugin` and :mod:`~coursepkg.grading.checks`
+  (the pytest tests that decide points), :mod:`~coursepkg.grading.grade`,
+  :mod:`~coursepkg.grading.batch`, :mod:`~coursepkg.grading.gradescope`;
+- untrusted side: :mod:`~coursepkg.grading._runner`, whose *source text* is
+  run by a fresh ``python -I -S`` child next to the student's file.  It
+  imports only the standard library and NumPy, never this package.
+
+Importing any of these modules runs nothing.
+"""
+
+from .contract import EXERCISES
+
+__all__ = ["EXERCISES"]
