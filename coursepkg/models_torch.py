@@ -128,8 +128,8 @@ class MLP(_Classifier):
     def __init__(self, n_features, n_hidden, n_classes, seed=0):
         super().__init__()
         self.n_features = check_count(n_features, "n_features")
-        n_hidden = check_count(n_hidden, "n_hidden")
-        n_classes = check_count(n_classes, "n_classes", minimum=2)
+        self.n_hidden = n_hidden = check_count(n_hidden, "n_hidden")
+        self.n_classes = n_classes = check_count(n_classes, "n_classes", 2)
         generator = torch.Generator().manual_seed(check_count(seed, "seed", 0))
 
         def he_normal(weight):  # N(0, 2 / fan_in)
@@ -189,8 +189,8 @@ class DenseDropoutNet(_Classifier):
     ):
         super().__init__()
         self.n_features = check_count(n_features, "n_features")
-        n_hidden = check_count(n_hidden, "n_hidden")
-        n_classes = check_count(n_classes, "n_classes", minimum=2)
+        self.n_hidden = n_hidden = check_count(n_hidden, "n_hidden")
+        self.n_classes = n_classes = check_count(n_classes, "n_classes", 2)
         if isinstance(p_drop, bool) or not isinstance(p_drop, numbers.Real):
             raise TypeError(
                 f"p_drop must be a number, got {type(p_drop).__name__}"
