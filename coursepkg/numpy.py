@@ -16,6 +16,7 @@ import numpy as _np
 
 from . import gradients as _gradients
 from . import information as _information
+from . import kernels as _kernels
 from . import logsumexp as _logsumexp
 from . import losses as _losses
 from . import softmax as _softmax
@@ -70,18 +71,29 @@ def _face(func, *array_params):
     return _expose(func, _as_array, array_params)
 
 
-logsumexp = _face(_logsumexp.logsumexp, "x")
-softmax = _face(_softmax.softmax, "x")
-log_softmax = _face(_softmax.log_softmax, "x")
+def _fast(fast, teaching, *array_params):
+    """The fast kernel (float32/float64) under the teaching version's doc."""
+    wrapped = _face(fast, *array_params)
+    wrapped.__doc__ = teaching.__doc__
+    return wrapped
+
+
+logsumexp = _fast(_kernels.logsumexp, _logsumexp.logsumexp, "x")
+softmax = _fast(_kernels.softmax, _softmax.softmax, "x")
+log_softmax = _fast(_kernels.log_softmax, _softmax.log_softmax, "x")
 naive_softmax = _face(_softmax.naive_softmax, "x")
 sigmoid = _face(_softmax.sigmoid, "x")
 log_sigmoid = _face(_softmax.log_sigmoid, "x")
 entropy = _face(_information.entropy, "p")
 cross_entropy = _face(_information.cross_entropy, "p", "q")
 kl_divergence = _face(_information.kl_divergence, "p", "q")
-cross_entropy_loss = _face(_losses.cross_entropy_loss, "logits", "target", "weight")
-cross_entropy_loss_grad = _face(
-    _losses.cross_entropy_loss_grad, "logits", "target", "weight"
+cross_entropy_loss = _fast(
+    _kernels.cross_entropy_loss, _losses.cross_entropy_loss,
+    "logits", "target", "weight",
+)
+cross_entropy_loss_grad = _fast(
+    _kernels.cross_entropy_loss_grad, _losses.cross_entropy_loss_grad,
+    "logits", "target", "weight",
 )
 nll_loss = _face(_losses.nll_loss, "log_probs", "target", "weight")
 softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
