@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# MathJax, served by the book itself (offline readers, no network in tests)
+MATHJAX := _vendor/node_modules/mathjax/es5/tex-chtml.js
 
 .PHONY: book test clean
 
@@ -18,10 +20,17 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-book: $(STAMP)
+$(MATHJAX): _vendor/package.json _vendor/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is needed to install MathJax (Debian: apt-get install npm)" >&2; exit 1; }
+	cd _vendor && npm ci --no-audit --no-fund
+	touch $@
+
+book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: $(STAMP)
+# The suite builds the book itself (conftest.py) and opens it in Chromium.
+test: $(STAMP) $(MATHJAX)
+	sh tests/browser/ensure_chromium.sh
 	$(BIN)/python -m pytest tests coursepkg book --nbval \
 	    --nbval-sanitize-with book/sanitize.cfg \
 	    --cov=coursepkg --cov-report=term-missing:skip-covered --cov-fail-under=95

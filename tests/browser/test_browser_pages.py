@@ -1,0 +1,131 @@
+"""Every page of the toc, as a reader sees it in Chromium (see conftest.py).
+
+``page`` runs over whatever _toc.yml lists; the checks for chapter notebooks
+(launch buttons, .ipynb download) apply to every page that is a notebook.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import urllib.parse
+
+import pytest
+import yaml
+from bookpages import ROOT, is_notebook, toc_pages
+
+# the log-sum-exp chapter, which a search for "logsumexp" must find
+LOGSUMEXP_CHAPTER = "book/04_logsumexp"
+LAUNCH = yaml.safe_load((ROOT / "_config.yml").read_text())["launch_buttons"]
+
+
+def test_page_loads_cleanly(visit, page):
+    """No console error, no uncaught exception, no failed or off-site request."""
+    problems = visit(page).tab.problems()
+    assert not problems, f"{page}.html:\n" + "\n".join(problems)
+
+
+def test_math_is_typeset(visit, page):
+    math = visit(page).math
+    print(f"{page}: {math['elements']} math elements, {math['rendered']} mjx-container")
+    if math["elements"]:
+        assert math["mathjax"], f"{page}.html has math but MathJax did not load"
+        assert math["rendered"] >= math["elements"], math
+    assert not math["untypeset"], f"math left untypeset on {page}.html: {math['untypeset']}"
+    assert not math["errors"], f"TeX MathJax could not read on {page}.html: {math['errors']}"
+    assert not math["raw"], f"raw TeX visible on {page}.html: {math['raw']}"
+
+
+def test_images_loaded(visit, page):
+    images = visit(page).images
+    broken = [i["src"] for i in images if i["naturalWidth"] == 0]
+    assert not broken, f"images that did not load on {page}.html: {broken}"
+    if is_notebook(page):
+        print(f"{page}: {sum(i['inFigure'] for i in images)} figures")
+
+
+def test_screenshot_saved(visit, page):
+    shot = visit(page).screenshot
+    assert shot.exists() and shot.stat().st_size > 10_000, shot
+
+
+def test_download_and_launch_buttons(visit, page):
+    """Every page offers its source; a notebook chapter also Binder, Colab and its .ipynb."""
+    tab = visit(page).tab
+    hrefs = tab.page.eval_on_selector_all(
+        ".dropdown-download-buttons a[href], .dropdown-launch-buttons a[href]",
+        "els => els.map(e => e.getAttribute('href'))",
+    )
+    local = [h for h in hrefs if "://" not in h]
+    assert local, f"{page}.html has no download button"
+    for href in local:  # the download links point at files that are there
+        url = urllib.parse.urljoin(tab.page.url, href)
+        assert tab.page.request.get(url).ok, f"download link {href} on {page}.html is broken"
+    if not is_notebook(page):
+        return
+    name = posixpath.basename(page) + ".ipynb"
+    assert any(h.endswith("/" + name) for h in local), f"no .ipynb download on {page}.html: {hrefs}"
+    for provider in ("binderhub_url", "colab_url"):
+        base = LAUNCH[provider].rstrip("/")
+        ok = [h for h in hrefs if h.startswith(base) and name in h]
+        assert ok, f"no launch button for {base} on {page}.html: {hrefs}"
+
+
+def _dropdowns(tab):
+    """Solution/exercise dropdowns: togglebutton admonitions and <details>."""
+    return tab.page.locator(".admonition.dropdown, details:not(.toggle-details)")
+
+
+def test_dropdowns_open_on_click(visit, page):
+    """Every dropdown on the page is closed, and opens when its title is clicked."""
+    tab = visit(page).tab
+    boxes = _dropdowns(tab)
+    for i in range(boxes.count()):
+        box = boxes.nth(i)
+        if box.evaluate("e => e.tagName") == "DETAILS":
+            title, body = box.locator(":scope > summary"), box.locator(":scope > :not(summary)").first
+        else:  # togglebutton: the chevron button in the title (the title's text may be a link)
+            title = box.locator(":scope > .admonition-title .toggle-button")
+            body = box.locator(":scope > :not(.admonition-title)").first
+        label = box.inner_text().strip()[:60]
+        assert body.is_hidden(), f"dropdown {label!r} on {page}.html is open before a click"
+        title.click()
+        body.wait_for(state="visible", timeout=3000)
+        assert body.is_visible(), f"dropdown {label!r} on {page}.html did not open on click"
+
+
+def test_the_book_has_solution_dropdowns(visit):
+    """At least one exercise solution in the book is a dropdown (checked above)."""
+    counts = {p: visit(p).tab.page.locator(".solution.dropdown").count() for p in toc_pages()}
+    print("solution dropdowns per page:", counts)
+    assert sum(counts.values()) > 0, f"no solution dropdown on any toc page: {counts}"
+
+
+def test_search_finds_logsumexp(open_tab):
+    assert LOGSUMEXP_CHAPTER in toc_pages(), f"{LOGSUMEXP_CHAPTER} is not in _toc.yml"
+    tab = open_tab("search.html?q=logsumexp")
+    tab.page.wait_for_function(
+        "() => /found|did not match/i.test("
+        "(document.querySelector('#search-results .search-summary') || {}).textContent || '')",
+        timeout=15000,
+    )
+    links = tab.page.eval_on_selector_all(
+        "#search-results ul.search a[href]", "els => els.map(e => e.href)"
+    )
+    paths = {urllib.parse.urlsplit(u).path.lstrip("/") for u in links}
+    assert f"{LOGSUMEXP_CHAPTER}.html" in paths, f"search for logsumexp found {sorted(paths)}"
+    assert not tab.problems(), tab.problems()
+
+
+@pytest.mark.parametrize("path", ["search.html", "genindex.html"])
+def test_other_pages_load_cleanly(open_tab, path):
+    tab = open_tab(path)
+    assert not tab.problems(), f"{path}:\n" + "\n".join(tab.problems())
+
+
+def test_index_redirects_to_the_first_page(browser, site):
+    page = browser.new_page()
+    try:
+        page.goto(site + "index.html")
+        page.wait_for_url(f"{site}{toc_pages()[0]}.html", timeout=10000)
+    finally:
+        page.close()
