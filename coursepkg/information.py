@@ -132,7 +132,8 @@ def entropy(p, axis=-1, base=None):
     positive = p > 0
     safe = xp.where(positive, p, xp.ones_like(p))
     terms = xp.where(positive, p * xp.log(safe), xp.zeros_like(p))
-    return _finish(-xp.sum(terms, axis=axis), log_base, dtype)
+    # 0.0 - s rather than -s: a certain outcome has entropy +0.0, not -0.0
+    return _finish(0.0 - xp.sum(terms, axis=axis), log_base, dtype)
 
 
 def cross_entropy(p, q, axis=-1, base=None):
@@ -176,7 +177,8 @@ def cross_entropy(p, q, axis=-1, base=None):
     with np.errstate(divide="ignore"):
         log_q = xp.log(xp.where(positive, q, xp.ones_like(q)))
     terms = xp.where(positive, p * log_q, xp.zeros_like(p))
-    return _finish(-xp.sum(terms, axis=axis), log_base, dtype)
+    # 0.0 - s rather than -s: a certain outcome has entropy +0.0, not -0.0
+    return _finish(0.0 - xp.sum(terms, axis=axis), log_base, dtype)
 
 
 def kl_divergence(p, q, axis=-1, base=None):

@@ -280,3 +280,15 @@ def test_bad_base_value_is_refused(backend, base):
 def test_bad_base_type_is_refused(backend, base):
     with pytest.raises(TypeError, match="base must be a positive number"):
         backend.mod.kl_divergence(backend.array([0.5, 0.5]), backend.array([0.5, 0.5]), base=base)
+
+
+def test_certain_outcome_has_entropy_positive_zero(backend):
+    # H of a one-hot distribution is exactly +0.0 (printing "-0.0" confuses)
+    for value in (
+        backend.mod.entropy(backend.array([0.0, 1.0, 0.0])),
+        backend.mod.cross_entropy(
+            backend.array([1.0, 0.0]), backend.array([1.0, 0.0])
+        ),
+    ):
+        v = float(value)
+        assert v == 0.0 and math.copysign(1.0, v) == 1.0
