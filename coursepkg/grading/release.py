@@ -9,14 +9,14 @@ included) becomes, at the block's indentation::
 Everything else (docstrings, signatures, provided helpers) is kept.
 
 >>> src = '''def f(x):
-...     """Double x."""
+...     'Double x.'
 ...     ### BEGIN SOLUTION
 ...     return 2 * x
 ...     ### END SOLUTION
 ... '''
 >>> print(strip_solutions(src), end="")
 def f(x):
-    """Double x."""
+    'Double x.'
     # YOUR CODE HERE
     raise NotImplementedError()
 """

@@ -1,0 +1,125 @@
+"""The ``coursepkg`` command line (also ``python -m coursepkg``).
+
+Subcommands live in :data:`SUBCOMMANDS`, a dict from name to ``(help,
+configure)``: ``configure(parser)`` adds the arguments and returns the
+function that runs the command and returns the exit status.  Adding a
+command is adding an entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _limits(parser):
+    parser.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
+                        help="wall-clock limit of one call to a student function (default 3)")
+    parser.add_argument("--memory-mb", type=int, default=1024, metavar="MB",
+                        help="address-space limit of a student process (default 1024)")
+    parser.add_argument("--book-url", default="", metavar="URL",
+                        help="prefix of the chapter links in feedback, e.g. https://host/course/")
+
+
+def _make_limits(args):
+    from .grading.sandbox import Limits
+
+    return Limits(call_timeout=args.timeout, memory_mb=args.memory_mb)
+
+
+def _release(parser):
+    parser.add_argument("--out", required=True, type=Path, help="folder for the student files")
+    parser.add_argument("--source", type=Path, default=Path("exercises"),
+                        help="folder of the instructor sources (default: ./exercises)")
+
+    def run(args):
+        from .grading.release import release
+
+        for path in release(args.source, args.out):
+            print(path)
+        return 0
+
+    return run
+
+
+def _grade(parser):
+    parser.add_argument("submission", type=Path, metavar="SUBMISSION_DIR")
+    parser.add_argument("--json", type=Path, metavar="RESULTS_JSON",
+                        help="also write Gradescope's results.json here")
+    _limits(parser)
+
+    def run(args):
+        from .grading.grade import grade, print_table, write_json
+
+        report = grade(args.submission, limits=_make_limits(args), book_url=args.book_url)
+        print_table(report)
+        if args.json:
+            write_json(report, args.json)
+        return 0
+
+    return run
+
+
+def _grade_batch(parser):
+    parser.add_argument("directory", type=Path, metavar="DIR",
+                        help="one sub-folder per student")
+    parser.add_argument("--out", required=True, type=Path, metavar="GRADEBOOK_CSV")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _limits(parser)
+
+    def run(args):
+        from .grading.batch import grade_batch, results_dir
+
+        rows = grade_batch(args.directory, args.out, limits=_make_limits(args),
+                           book_url=args.book_url, progress=not args.no_progress)
+        errors = sum(1 for row in rows if row["error"])
+        print(f"{len(rows)} students graded into {args.out} "
+              f"(results in {results_dir(args.out)}; {errors} grader errors)")
+        return 0
+
+    return run
+
+
+def _gradescope(parser):
+    parser.add_argument("--out", required=True, type=Path, metavar="ZIP")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="call timeout passed to the grader")
+    parser.add_argument("--book-url", default="", metavar="URL")
+
+    def run(args):
+        from .grading.gradescope import build_bundle
+
+        print(build_bundle(args.out, call_timeout=args.timeout, book_url=args.book_url))
+        return 0
+
+    return run
+
+
+SUBCOMMANDS = {
+    "release": ("write the student versions of the exercises", _release),
+    "grade": ("grade one submission folder", _grade),
+    "grade-batch": ("grade a folder of submission folders into a gradebook", _grade_batch),
+    "gradescope": ("build the Gradescope autograder bundle", _gradescope),
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    """The parser and the run function of each subcommand."""
+    parser = argparse.ArgumentParser(prog="coursepkg", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    runners = {}
+    for name, (help_text, configure) in SUBCOMMANDS.items():
+        runners[name] = configure(commands.add_parser(name, help=help_text, description=help_text))
+    return parser, runners
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the exit status (2 for bad arguments)."""
+    parser, runners = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return runners[args.command](args)
+    except ValueError as error:
+        print(f"coursepkg {args.command}: error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,137 @@
+"""Grading tests of ``ex3_mle``: NLL, categorical MLE, softmax regression."""
+
+import collections
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+
+from ..expect import Mistake, as_array, expect_close
+
+
+def _gradient_descent(X, y, k, lr, steps, scale=1.0):
+    """Reference: gradient descent on the mean cross-entropy (scale=N: the sum)."""
+    n = X.shape[0]
+    W, b = np.zeros((X.shape[1], k)), np.zeros(k)
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), y] = 1.0
+    for _ in range(steps):
+        G = (special.softmax(X @ W + b, axis=1) - onehot) * scale / n
+        W, b = W - lr * X.T @ G, b - lr * G.sum(axis=0)
+    return W, b
+
+
+def _problem(seed, n=12, d=3, k=4):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), rng.integers(0, k, size=n), k
+
+
+# --------------------------------------------------------------- nll_loss
+
+@pytest.mark.points(3)
+@pytest.mark.visibility("visible")
+def test_nll_small(nll_loss):
+    """the mean of -log p[n, y_n] on a 2-sample batch"""
+    log_probs = np.log(np.array([[0.5, 0.5], [0.25, 0.75]]))
+    expected = -(math.log(0.5) + math.log(0.75)) / 2
+    expect_close(nll_loss(log_probs, np.array([0, 1])), expected, what="nll_loss",
+                 mistakes={"sum-not-mean": 2 * expected})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_nll_picks_labels(nll_loss):
+    """integer labels pick the entry of their column"""
+    log_probs = -np.arange(1.0, 13.0).reshape(4, 3)
+    y = np.array([2, 0, 1, 2])
+    expect_close(nll_loss(log_probs, y), (3 + 4 + 8 + 12) / 4, what="nll_loss",
+                 mistakes={"sum-not-mean": 3 + 4 + 8 + 12})
+
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("hidden")
+def test_nll_random(nll_loss):
+    """a random batch of log-softmax outputs"""
+    rng = np.random.default_rng(7)
+    log_probs = special.log_softmax(rng.normal(size=(9, 5)) * 3, axis=1)
+    y = rng.integers(0, 5, size=9)
+    picked = [log_probs[i, label] for i, label in enumerate(y)]
+    expected = -sum(picked) / len(picked)
+    expect_close(nll_loss(log_probs, y), expected, what="nll_loss",
+                 mistakes={"sum-not-mean": 9 * expected})
+
+
+# -------------------------------------------------------- categorical_mle
+
+def _frequencies(y, k):
+    counts = collections.Counter(int(v) for v in y)
+    return [counts[c] / len(y) for c in range(k)]
+
+
+@pytest.mark.points(3)
+@pytest.mark.visibility("visible")
+def test_mle_small(categorical_mle):
+    """relative frequencies, 0 for classes that never occur"""
+    y = np.array([0, 2, 2, 2])
+    result = np.asarray(categorical_mle(y, 4))
+    if result.shape != (4,):
+        raise Mistake("mle-counts")
+    expect_close(result, [0.25, 0.0, 0.75, 0.0], what="categorical_mle([0, 2, 2, 2], 4)",
+                 mistakes={"mle-counts": [1, 0, 3, 0]})
+
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("hidden")
+def test_mle_random(categorical_mle):
+    """50 samples of 6 classes, one class absent"""
+    y = np.random.default_rng(8).choice([0, 1, 2, 4, 5], size=50)
+    result = np.asarray(categorical_mle(y, 6))
+    if result.shape != (6,):
+        raise Mistake("mle-counts")
+    expect_close(result, _frequencies(y, 6), what="categorical_mle")
+
+
+# ------------------------------------------------- fit_softmax_regression
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("visible")
+def test_fit_shapes(fit_softmax_regression):
+    """returns (W, b) of shapes (D, K) and (K,); zeros after 0 steps"""
+    X, y, k = _problem(9, n=5, d=2, k=3)
+    result = fit_softmax_regression(X, y, k, lr=0.1, num_steps=0)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise Mistake("gd-update")
+    W, b = result
+    expect_close(W, np.zeros((2, 3)), what="W after 0 steps")
+    expect_close(b, np.zeros(3), what="b after 0 steps")
+
+
+@pytest.mark.points(3)
+@pytest.mark.visibility("visible")
+def test_fit_matches_gradient_descent(fit_softmax_regression):
+    """matches 5 steps of gradient descent with lr = 0.5"""
+    X, y, k = _problem(10)
+    W_ref, b_ref = _gradient_descent(X, y, k, 0.5, 5)
+    W_sum, b_sum = _gradient_descent(X, y, k, 0.5, 5, scale=len(y))
+    result = fit_softmax_regression(X, y, k, lr=0.5, num_steps=5)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise Mistake("gd-update")
+    expect_close(result[0], W_ref, rtol=1e-6, atol=1e-9, what="W",
+                 mistakes={"grad-missing-1-over-n": W_sum})
+    expect_close(result[1], b_ref, rtol=1e-6, atol=1e-9, what="b",
+                 mistakes={"grad-missing-1-over-n": b_sum})
+
+
+@pytest.mark.points(3)
+@pytest.mark.visibility("hidden")
+def test_fit_defaults(fit_softmax_regression):
+    """default lr and num_steps on a random problem"""
+    X, y, k = _problem(11, n=30, d=4, k=3)
+    W_ref, b_ref = _gradient_descent(X, y, k, 0.1, 100)
+    result = fit_softmax_regression(X, y, k)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise Mistake("gd-update")
+    W = as_array(result[0], W_ref.shape, "W")
+    expect_close(W, W_ref, rtol=1e-6, atol=1e-9, what="W")
+    expect_close(result[1], b_ref, rtol=1e-6, atol=1e-9, what="b")

@@ -1,0 +1,110 @@
+"""Grade one submission: run the grading tests, total the points, write results.
+
+>>> report = Report([TestResult("ex1_softmax.softmax: rows sum to 1", "softmax",
+...                             2.0, 2.0, "passed", "visible")], 0.5)
+>>> report.score, report.max_score
+(2.0, 2.0)
+>>> sorted(report.as_gradescope())
+['execution_time', 'output', 'score', 'tests']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .contract import FUNCTIONS, check_modules
+from .plugin import TestResult, run_checks
+from .sandbox import Limits, Submission
+
+
+@dataclass
+class Report:
+    """The graded tests of one submission."""
+
+    tests: list[TestResult]
+    seconds: float
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_score for t in self.tests), 6)
+
+    def by_function(self) -> dict[str, list[float]]:
+        """``{function: [points, max points, ...]}`` in the contract's order."""
+        table: dict[str, list[float]] = {}
+        for test in self.tests:
+            row = table.setdefault(test.function, [0.0, 0.0])
+            row[0] += test.score
+            row[1] += test.max_score
+        order = list(FUNCTIONS)
+        return dict(sorted(table.items(), key=lambda kv: order.index(kv[0])))
+
+    def first_failure(self, function: str) -> str:
+        """The feedback of the function's first failed test ('' if none)."""
+        for test in self.tests:
+            if test.function == function and test.score < test.max_score:
+                return test.output
+        return ""
+
+    def as_gradescope(self) -> dict:
+        """Gradescope's ``results.json`` content."""
+        return {
+            "score": self.score,
+            "execution_time": round(self.seconds, 3),
+            "output": f"{self.score:g} / {self.max_score:g} points",
+            "tests": [t.as_gradescope() for t in self.tests],
+        }
+
+
+def grade(directory, modules=None, limits: Limits | None = None, book_url: str = "") -> Report:
+    """Grade the submission folder ``directory``.
+
+    Parameters
+    ----------
+    directory : path
+        Folder holding the student's ``ex*.py`` files (others are ignored).
+    modules : sequence of str, optional
+        Grade only these exercise modules (default: all five).
+    limits : Limits, optional
+        Timeouts and resource limits of the child processes.
+    book_url : str, optional
+        Prefix of the chapter links in the feedback (e.g. the book's URL
+        ending in ``/``); empty for links relative to the book's root.
+    """
+    modules = check_modules(modules)
+    start = time.perf_counter()
+    with Submission(directory, modules, limits) as submission:
+        tests = run_checks(submission, modules, book_url)
+    return Report(tests, time.perf_counter() - start)
+
+
+def write_json(report: Report, path) -> Path:
+    """Write ``results.json`` atomically (a temporary file, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report.as_gradescope(), indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def print_table(report: Report, console=None) -> None:
+    """A table of functions, points, maximum and the first failure message."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title=f"score {report.score:g} / {report.max_score:g}")
+    for column in ("function", "points", "max", "first failure"):
+        table.add_column(column, overflow="fold")
+    for function, (points, maximum) in report.by_function().items():
+        table.add_row(f"{FUNCTIONS[function]}.{function}", f"{points:g}", f"{maximum:g}",
+                      report.first_failure(function))
+    console.print(table)

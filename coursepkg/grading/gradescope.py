@@ -1,0 +1,88 @@
+"""Build the Gradescope autograder bundle.
+
+The zip holds ``setup.sh`` (installs Python packages pinned to the versions
+installed here), ``run_autograder`` (grades ``/autograder/submission`` into
+``/autograder/results/results.json`` with the same grader as
+``coursepkg grade``) and ``coursepkg/``, the package source (grading tests
+included).  The instructor solutions are *not* in it: the grading tests
+compute their expected values independently.
+"""
+
+from __future__ import annotations
+
+import shlex
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PINNED = ("numpy", "scipy", "pytest", "rich", "tqdm")
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, when it builds the autograder image.
+set -euo pipefail
+PY=python3
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    apt-get update
+    apt-get install -y python3.11 python3.11-venv
+    PY=python3.11
+fi
+"$PY" -m venv /autograder/venv
+/autograder/venv/bin/pip install --quiet {pins}
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for each submission.  The student's code runs only in
+# child processes of the grader (see the README's threat model).
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+PY="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
+RESULTS="$ROOT/results/results.json"
+mkdir -p "$ROOT/results"
+cd "$ROOT/source"
+if ! PYTHONPATH="$ROOT/source" "$PY" -m coursepkg grade "$ROOT/submission" \\
+        --json "$RESULTS" {options}; then
+    # the grader itself failed: still leave a valid results.json
+    printf '%s\\n' '{{"score": 0, "output": "The autograder failed; please contact the instructor.", "tests": []}}' > "$RESULTS"
+fi
+"""
+
+
+def pins() -> list[str]:
+    """``name==version`` for the packages the grader needs, as installed here.
+
+    >>> pins()[0].startswith("numpy==")
+    True
+    """
+    return [f"{name}=={metadata.version(name)}" for name in PINNED]
+
+
+def package_files() -> list[Path]:
+    """The package's files to ship: Python sources and the grading ``pytest.ini``."""
+    files = [p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+             and (p.suffix == ".py" or p.name == "pytest.ini")]
+    return sorted(files)
+
+
+def build_bundle(out, *, call_timeout: float | None = None, book_url: str = "") -> Path:
+    """Write the autograder zip to ``out`` and return its path."""
+    out = Path(out)
+    if out.suffix != ".zip":
+        raise ValueError(f"out: {out} should end in .zip")
+    options = []
+    if call_timeout is not None:
+        options += ["--timeout", str(call_timeout)]
+    if book_url:
+        options += ["--book-url", book_url]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, text in (
+            ("setup.sh", SETUP_SH.format(pins=" ".join(shlex.quote(p) for p in pins()))),
+            ("run_autograder", RUN_AUTOGRADER.format(options=shlex.join(options))),
+        ):
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o100755 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(info, text)
+        for path in package_files():
+            bundle.write(path, Path("coursepkg") / path.relative_to(PACKAGE_DIR))
+    return out

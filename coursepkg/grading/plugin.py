@@ -1,0 +1,173 @@
+"""The pytest side of grading: student-function fixtures and result collection.
+
+The grading tests in :mod:`coursepkg.grading.checks` are ordinary pytest
+tests.  A test asks for a student function by its name as a fixture
+(``def test_rows_sum_to_one(softmax): ...``), carries
+``@pytest.mark.points(n)`` and ``@pytest.mark.visibility("visible" |
+"hidden")``, and its docstring's first line is its description.  Its name in
+the results is ``module.function: description``.
+
+:func:`run_checks` runs them in this (trusted) process with
+``pytest.main``; the fixtures hand out
+:class:`~coursepkg.grading.sandbox.StudentFunction` proxies, so no student
+code is ever imported here.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .contract import FUNCTIONS
+from .expect import Mismatch, Mistake, describe_mistake
+from .sandbox import StudentError, Submission
+
+CHECKS_DIR = Path(__file__).with_name("checks")
+SESSION = pytest.StashKey["GradingSession"]()
+VISIBILITIES = ("visible", "hidden")
+
+STUDENT_ERRORS = {
+    "missing-module": "{message}",
+    "import": "{message}",
+    "missing": "{message}",
+    "notimpl": "not implemented: {message}",
+    "raised": "your code raised {message}",
+    "badvalue": "unusable return value: {message}",
+    "timeout": "timed out: {message}",
+    "crashed": "your code stopped the process: {message}",
+}
+HIDDEN_ERRORS = {
+    "raised": "your code raised {exception} (details hidden)",
+    "badvalue": "unusable return value (details hidden)",
+}
+
+
+@dataclass
+class TestResult:
+    """One graded test, in the shape Gradescope wants."""
+
+    name: str
+    function: str
+    score: float
+    max_score: float
+    output: str
+    visibility: str
+
+    def as_gradescope(self) -> dict:
+        return {"name": self.name, "score": self.score, "max_score": self.max_score,
+                "output": self.output, "visibility": self.visibility}
+
+
+def feedback(error: BaseException, hidden: bool, book_url: str = "") -> str:
+    """The text a student sees for a failed test.
+
+    >>> feedback(StudentError("raised", "ValueError: z=[1, 2]"), hidden=True)
+    'your code raised ValueError (details hidden)'
+    >>> feedback(Mismatch("expected 1, got 2"), hidden=True)
+    'wrong result on a hidden input'
+    """
+    if isinstance(error, Mistake):
+        return describe_mistake(error.key, book_url)
+    if isinstance(error, StudentError):
+        if hidden and error.kind in HIDDEN_ERRORS:
+            exception = error.message.partition(":")[0]
+            return HIDDEN_ERRORS[error.kind].format(exception=exception)
+        return STUDENT_ERRORS[error.kind].format(message=error.message)
+    if isinstance(error, Mismatch):
+        return "wrong result on a hidden input" if hidden else str(error)
+    return f"grader error ({type(error).__name__}); please tell the instructor"
+
+
+def _student_fixture(function: str):
+    @pytest.fixture(name=function)
+    def fixture(request):
+        return request.config.stash[SESSION].submission.function(function)
+
+    fixture.__doc__ = f"The submission's {function}, run in a child process."
+    return fixture
+
+
+for _function in FUNCTIONS:
+    globals()[f"_fixture_{_function}"] = _student_fixture(_function)
+
+
+def _marker_value(item, name):
+    marker = item.get_closest_marker(name)
+    if marker is None or len(marker.args) != 1:
+        raise pytest.UsageError(f"{item.nodeid}: needs @pytest.mark.{name}(<one value>)")
+    return marker.args[0]
+
+
+class GradingSession:
+    """A pytest plugin object: validates the tests and collects their outcomes."""
+
+    def __init__(self, submission: Submission, book_url: str = ""):
+        self.submission = submission
+        self.book_url = book_url
+        self.results: dict[str, TestResult] = {}
+        self.order: list[str] = []
+
+    def pytest_configure(self, config):
+        config.stash[SESSION] = self
+        config.addinivalue_line("markers", "points(n): points a grading test is worth")
+        config.addinivalue_line("markers", "visibility(kind): 'visible' or 'hidden'")
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            targets = [name for name in item.fixturenames if name in FUNCTIONS]
+            module = Path(str(item.path)).stem
+            if len(targets) != 1 or FUNCTIONS[targets[0]] != module:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: a grading test uses exactly one function of {module}")
+            points = _marker_value(item, "points")
+            visibility = _marker_value(item, "visibility")
+            if visibility not in VISIBILITIES or not (isinstance(points, (int, float)) and points > 0):
+                raise pytest.UsageError(f"{item.nodeid}: bad points {points!r} or visibility {visibility!r}")
+            doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+            self.results[item.nodeid] = TestResult(
+                f"{module}.{targets[0]}: {doc}", targets[0], 0.0, float(points),
+                "not run", visibility)
+            self.order.append(item.nodeid)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item, call):
+        """Record the outcome, and build a short report (pytest's own
+        traceback formatting would cost ~0.1 s per failed test)."""
+        result = self.results[item.nodeid]
+        if call.excinfo is not None and call.when != "teardown":
+            result.score = 0.0
+            result.output = feedback(call.excinfo.value, result.visibility == "hidden", self.book_url)
+        elif call.when == "call":
+            result.score = result.max_score
+            result.output = "passed"
+        failed = call.excinfo is not None
+        return pytest.TestReport(
+            item.nodeid, item.location, {}, "failed" if failed else "passed",
+            result.output if failed else None, call.when,
+            duration=call.duration, start=call.start, stop=call.stop)
+
+
+def run_checks(submission: Submission, modules, book_url: str = "") -> list[TestResult]:
+    """Run the grading tests of ``modules`` against ``submission``.
+
+    Returns the results in the tests' order.  Raises ``RuntimeError`` if
+    pytest itself could not run them (a broken test definition).
+    """
+    session = GradingSession(submission, book_url)
+    files = [str(CHECKS_DIR / f"{module}.py") for module in modules]
+    args = [*files, "-q", "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR),
+            "--disable-plugin-autoload", "--capture=sys", "-p", "no:cacheprovider",
+            "-p", "no:stepwise",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(out):
+        code = pytest.main(args, plugins=[session, sys.modules[__name__]])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise RuntimeError(f"the grading tests could not run (pytest exit code {int(code)}):\n"
+                           + out.getvalue()[-3000:])
+    return [session.results[nodeid] for nodeid in session.order]
