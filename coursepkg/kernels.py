@@ -443,3 +443,94 @@ def cross_entropy_loss_grad(
         wc = (np.ones(c) if wvec is None else wvec).reshape(1, c, 1)
         p -= (np.where(valid, eps / c * scale, 0.0) * wc).astype(p.dtype)
     return p.reshape(logits.shape)
+
+
+# --------------------------------------------------------------------------
+# The torch face's cross-entropy: torch's fused kernels, our backward formula
+# --------------------------------------------------------------------------
+
+
+def torch_fast(prob, logits) -> bool:
+    """Whether the torch cross-entropy can take the fused path."""
+    return prob.kind == "index" and str(logits.dtype) in (
+        "torch.float32",
+        "torch.float64",
+    )
+
+
+def torch_cross_entropy_loss(prob, logits):
+    r"""Forward of the torch face: ``torch.nn.functional.cross_entropy``.
+
+    ``prob`` is the validated problem of :func:`coursepkg.losses._prepare`;
+    the value is the one the teaching code defines (the suite checks that
+    they agree to rounding).
+
+    .. math::
+
+        \ell_n = w_{y_n}\bigl(\operatorname{logsumexp}(z_n) - z_{n,y_n}\bigr)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coursepkg import kernels, losses
+    >>> z, y = torch.zeros(2, 10, dtype=torch.float64), torch.tensor([3, 7])
+    >>> prob = losses._prepare(z, y, None, -100, "mean", 0.0)
+    >>> round(float(kernels.torch_cross_entropy_loss(prob, z)), 6)
+    2.302585
+    """
+    import torch.nn.functional as F
+
+    return F.cross_entropy(
+        logits.detach(),
+        prob.target.long(),
+        weight=prob.weight,
+        ignore_index=prob.ignore_index,
+        reduction=prob.reduction,
+        label_smoothing=prob.label_smoothing,
+    )
+
+
+def torch_cross_entropy_loss_grad(prob, logits, grad_output):
+    r"""Backward of the torch face, in place on one softmax buffer.
+
+    .. math::
+
+        \frac{\partial \ell_n}{\partial z_n}
+        = g_n \Bigl(p_n \sum_c t_{n,c} - t_n\Bigr)
+
+    with :math:`t_n = (1-\varepsilon) w_{y_n} e_{y_n}
+    + \tfrac{\varepsilon}{C} w` (zero where ignored) and :math:`g_n` the
+    incoming gradient scaled by the reduction.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coursepkg import kernels, losses
+    >>> z, y = torch.zeros(1, 4, dtype=torch.float64), torch.tensor([1])
+    >>> prob = losses._prepare(z, y, None, -100, "mean", 0.0)
+    >>> kernels.torch_cross_entropy_loss_grad(prob, z, torch.tensor(1.0))
+    tensor([[ 0.2500, -0.7500,  0.2500,  0.2500]], dtype=torch.float64)
+    """
+    cdim = 0 if logits.ndim == 1 else 1
+    c = logits.shape[cdim]
+    eps = prob.label_smoothing
+    target = prob.target.long()
+    valid = target != prob.ignore_index
+    safe = target.where(valid, 0)
+    vf = valid.to(logits.dtype)
+    w_y = vf if prob.weight is None else prob.weight[safe] * vf
+    g = grad_output.to(logits.dtype)
+    if prob.reduction == "mean":
+        denom = w_y.sum()
+        g = g / denom if bool(denom != 0) else g * 0.0
+    p = logits.detach().softmax(cdim)
+    wtot = c if prob.weight is None else prob.weight.sum()
+    row = ((1.0 - eps) * w_y + vf * (eps / c * wtot)) * g
+    p.mul_(row.unsqueeze(cdim))
+    p.scatter_add_(cdim, safe.unsqueeze(cdim), (-(1.0 - eps) * w_y * g).unsqueeze(cdim))
+    if eps > 0:
+        shape = [1] * logits.ndim
+        shape[cdim] = c
+        wc = p.new_ones(c) if prob.weight is None else prob.weight
+        p.sub_((vf * g * (eps / c)).unsqueeze(cdim) * wc.reshape(shape))
+    return p

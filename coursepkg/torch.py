@@ -20,6 +20,7 @@ import torch as _torch
 
 from . import gradients as _gradients
 from . import information as _information
+from . import kernels as _kernels
 from . import logsumexp as _logsumexp
 from . import losses as _losses
 from . import softmax as _softmax
@@ -80,11 +81,21 @@ class CrossEntropyLossFunction(_torch.autograd.Function):
             logits, target, weight, ignore_index, reduction, label_smoothing
         )
         ctx.problem = problem
+        ctx.fused = _kernels.torch_fast(problem, logits)
+        if ctx.fused:  # torch's fused forward, our closed-form backward
+            ctx.save_for_backward(logits)
+            return _kernels.torch_cross_entropy_loss(problem, logits)
         return _losses._loss(problem)
 
     @staticmethod
     def backward(ctx, grad_output):
-        grad = _losses._grad(ctx.problem, grad_output)
+        if ctx.fused:
+            (logits,) = ctx.saved_tensors
+            grad = _kernels.torch_cross_entropy_loss_grad(
+                ctx.problem, logits, grad_output
+            )
+        else:
+            grad = _losses._grad(ctx.problem, grad_output)
         return grad, None, None, None, None, None
 
 

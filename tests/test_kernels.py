@@ -1,0 +1,266 @@
+"""The fast NumPy kernels agree with the teaching versions and beat float32.
+
+:mod:`coursepkg.kernels` is what the NumPy face runs for float32/float64
+arrays; the teaching versions are what the chapters show.  These tests pin
+that the two give the same numbers (random, adversarial and special inputs,
+every axis, blocked and threaded paths), that the float32 results are within
+the promised ULP of a float64 reference, and that the torch face's fused
+cross-entropy equals ``torch.nn.functional.cross_entropy`` with its
+hand-written backward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coursepkg import kernels
+from coursepkg import logsumexp as teaching_lse
+from coursepkg import losses as teaching_losses
+from coursepkg import softmax as teaching_sm
+from coursepkg import torch as ctorch
+
+FUNCS = {
+    "softmax": (kernels.softmax, teaching_sm.softmax),
+    "log_softmax": (kernels.log_softmax, teaching_sm.log_softmax),
+    "logsumexp": (kernels.logsumexp, teaching_lse.logsumexp),
+}
+
+
+def ulp_error(got, exact):
+    """Error of ``got`` (float32) in units of the float32 spacing at ``exact``."""
+    exact = np.asarray(exact, dtype=np.float64)
+    spacing = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # inf - inf where both are -inf
+        diff = np.abs(got.astype(np.float64) - exact)
+    return np.where(got == exact, 0.0, diff / spacing)
+
+
+def adversarial(rng, shape):
+    """Inputs that break naive code: wide spread, huge offsets, ties, -inf."""
+    yield rng.standard_normal(shape) * 30
+    yield rng.standard_normal(shape) * 1e-3 + 1e4
+    x = rng.standard_normal(shape)
+    x[..., ::3] = -np.inf
+    yield x
+    yield np.round(rng.standard_normal(shape))  # many ties at the maximum
+    x = rng.standard_normal(shape) * 5
+    x[..., 0] = 60.0  # one dominant logit: the rest are tiny
+    yield x
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "shape,axis", [((64, 100), -1), ((3, 50, 7), 1), ((9, 4000), 0), ((5,), 0)]
+)
+def test_fast_equals_teaching_version(name, dtype, shape, axis, rng):
+    fast, teaching = FUNCS[name]
+    for x in adversarial(rng, shape):
+        x = x.astype(dtype)
+        got, want = fast(x, axis=axis), teaching(x, axis=axis)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        # float32: the fast version is the more accurate one (float64
+        # inside); the teaching version's x - m is rounded, a relative error
+        # of up to |x - m| * 2**-24 in exp(x - m).  Subnormals are skipped.
+        rtol, atol = (2e-5, 1e-37) if dtype == "float32" else (1e-13, 0)
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_blocked_and_threaded_paths_equal_one_block(name, rng, monkeypatch):
+    fast, teaching = FUNCS[name]
+    x = rng.standard_normal((300, 40, 30))  # several blocks along A and B
+    whole = teaching(x, axis=1)
+    for block_bytes, threads in ((256 * 1024, 2), (4096, 2), (4096, 1), (8, 2)):
+        monkeypatch.setattr(kernels, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(kernels, "THREADS", threads)
+        monkeypatch.setattr(kernels, "_THREAD_MIN", 0)
+        np.testing.assert_allclose(fast(x, axis=1), whole, rtol=1e-13, atol=0)
+
+
+def test_logsumexp_keepdims_and_temperature(rng):
+    x = rng.standard_normal((4, 6, 5))
+    got = kernels.logsumexp(x, axis=1, keepdims=True)
+    assert got.shape == (4, 1, 5)
+    np.testing.assert_allclose(got, teaching_lse.logsumexp(x, 1, True), rtol=1e-14)
+    np.testing.assert_allclose(
+        kernels.softmax(x, axis=1, temperature=0.3),
+        teaching_sm.softmax(x, axis=1, temperature=0.3),
+        rtol=1e-13,
+    )
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_special_values_are_those_of_the_teaching_version(name):
+    fast, teaching = FUNCS[name]
+    x = np.array(
+        [[1.0, np.inf, 2.0], [-np.inf] * 3, [np.nan, 1.0, 2.0], [0.0, -np.inf, 1.0]]
+    )
+    for dtype in ("float32", "float64"):
+        xd = x.astype(dtype)
+        np.testing.assert_array_equal(fast(xd), teaching(xd))
+    big = np.array([1e308, -1e308])
+    np.testing.assert_array_equal(fast(big), teaching(big))
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_other_inputs_go_to_the_teaching_version(name):
+    fast, teaching = FUNCS[name]
+    half = np.array([[1.0, 2.0, 3.0]], dtype=np.float16)
+    assert fast(half).dtype == np.float16
+    np.testing.assert_array_equal(fast(half), teaching(half))
+    empty = np.zeros((0, 3))
+    assert fast(empty).shape == teaching(empty).shape
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_bad_input_names_the_argument(name):
+    fast, _ = FUNCS[name]
+    with pytest.raises(TypeError, match="x must hold floating-point"):
+        fast(np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match="axis=2 is out of range for x"):
+        fast(np.zeros((2, 2)), axis=2)
+    with pytest.raises(ValueError, match="temperature"):
+        kernels.softmax(np.zeros(3), temperature=0.0)
+
+
+@pytest.fixture
+def float32_cases(rng):
+    return [x.astype(np.float32) for x in adversarial(rng, (64, 1000))]
+
+
+def test_float32_log_softmax_within_2_ulp_at_every_entry(float32_cases):
+    for x in float32_cases:
+        exact = teaching_sm.log_softmax(x.astype(np.float64))
+        finite = np.isfinite(exact)
+        err = ulp_error(kernels.log_softmax(x), exact)[finite]
+        assert err.max() <= 2.0, err.max()
+
+
+def test_float32_log_softmax_largest_entry_beats_cancellation(float32_cases):
+    # the naive x_max - max - log(sum) loses every digit of -log1p(rest)
+    x = float32_cases[0]
+    exact = teaching_sm.log_softmax(x.astype(np.float64))
+    rows = np.arange(len(x))
+    top = x.argmax(axis=1)
+    naive = (x - x.max(1, keepdims=True)) - np.log(
+        np.exp(x - x.max(1, keepdims=True)).sum(1, keepdims=True)
+    )
+    assert ulp_error(naive[rows, top], exact[rows, top]).max() > 100
+    assert ulp_error(kernels.log_softmax(x)[rows, top], exact[rows, top]).max() <= 1
+
+
+def test_float32_softmax_within_8_ulp(float32_cases):
+    for x in float32_cases:
+        exact = teaching_sm.softmax(x.astype(np.float64))
+        normal = exact > np.finfo(np.float32).tiny
+        assert ulp_error(kernels.softmax(x), exact)[normal].max() <= 8.0
+
+
+def test_float32_logsumexp_within_1_ulp(float32_cases):
+    for x in float32_cases:
+        exact = teaching_lse.logsumexp(x.astype(np.float64))
+        assert ulp_error(kernels.logsumexp(x), exact).max() <= 1.0
+
+
+# ---------------------------------------------------------------- losses
+
+OPTIONS = [
+    dict(),
+    dict(reduction="sum"),
+    dict(reduction="none"),
+    dict(label_smoothing=0.2),
+    dict(weight="w", label_smoothing=0.1, reduction="mean"),
+    dict(weight="w", reduction="none", ignore_index=2),
+]
+
+
+def _torch_reference(z, y, opts, w):
+    kw = dict(opts)
+    if kw.get("weight") == "w":
+        kw["weight"] = torch.from_numpy(w)
+    zt = torch.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(zt, torch.from_numpy(y), **kw)
+    loss.sum().backward()
+    return loss.detach().numpy(), zt.grad.numpy()
+
+
+@pytest.mark.parametrize("opts", OPTIONS)
+@pytest.mark.parametrize("shape", [(32, 7), (4, 7, 3, 5), (7,)])
+def test_fast_cross_entropy_and_grad_equal_torch(opts, shape, rng):
+    z = rng.standard_normal(shape) * 4
+    c = shape[0] if len(shape) == 1 else shape[1]
+    tshape = () if len(shape) == 1 else (shape[0],) + shape[2:]
+    y = rng.integers(0, c, size=tshape)
+    if y.ndim:
+        y.flat[0] = opts.get("ignore_index", -100)
+    w = rng.uniform(0.5, 2.0, c)
+    loss_ref, grad_ref = _torch_reference(z, y, opts, w)
+    kw = {k: (w if v == "w" else v) for k, v in opts.items()}
+    np.testing.assert_allclose(
+        kernels.cross_entropy_loss(z, y, **kw), loss_ref, rtol=1e-12, atol=1e-14
+    )
+    np.testing.assert_allclose(
+        kernels.cross_entropy_loss_grad(z, y, **kw), grad_ref, rtol=1e-11, atol=1e-15
+    )
+
+
+def test_fast_cross_entropy_falls_back_for_probabilities_and_nan(rng):
+    z = rng.standard_normal((5, 4))
+    p = teaching_sm.softmax(rng.standard_normal((5, 4)))
+    np.testing.assert_array_equal(
+        kernels.cross_entropy_loss(z, p), teaching_losses.cross_entropy_loss(z, p)
+    )
+    z[0, 0] = np.nan
+    y = np.array([0, 1, 2, 3, 0])
+    assert np.isnan(kernels.cross_entropy_loss(z, y))
+    np.testing.assert_array_equal(
+        kernels.cross_entropy_loss_grad(z, y),
+        teaching_losses.cross_entropy_loss_grad(z, y),
+    )
+
+
+def test_fast_cross_entropy_float32_keeps_dtype_and_errors(rng):
+    z = rng.standard_normal((6, 5)).astype(np.float32)
+    y = np.array([0, 1, 2, 3, 4, 0])
+    assert kernels.cross_entropy_loss(z, y).dtype == np.float32
+    assert kernels.cross_entropy_loss_grad(z, y).dtype == np.float32
+    with pytest.raises(ValueError, match="class index 9"):
+        kernels.cross_entropy_loss(z, np.array([9, 0, 0, 0, 0, 0]))
+    with pytest.raises(ValueError, match="reduction"):
+        kernels.cross_entropy_loss_grad(z, y, reduction="avg")
+
+
+@pytest.mark.parametrize("opts", OPTIONS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_torch_face_fused_path_equals_torch(opts, dtype, rng):
+    z = rng.standard_normal((16, 6, 3))
+    y = rng.integers(0, 6, size=(16, 3))
+    y[0, 0] = opts.get("ignore_index", -100)
+    w = rng.uniform(0.5, 2.0, 6)
+    kw = {k: (torch.from_numpy(w).to(dtype) if v == "w" else v) for k, v in opts.items()}
+    z1 = torch.tensor(z, dtype=dtype, requires_grad=True)
+    z2 = torch.tensor(z, dtype=dtype, requires_grad=True)
+    a = ctorch.cross_entropy_loss(z1, torch.from_numpy(y), **kw)
+    b = F.cross_entropy(z2, torch.from_numpy(y), **kw)
+    torch.testing.assert_close(a, b)
+    g = torch.randn(a.shape, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    a.backward(g)
+    b.backward(g)
+    torch.testing.assert_close(z1.grad, z2.grad)
+
+
+def test_torch_face_fused_backward_passes_gradcheck(rng):
+    z = torch.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    y = torch.tensor([0, 3, -100, 1, 2])
+    w = torch.tensor([1.0, 2.0, 0.5, 1.5], dtype=torch.float64)
+    for red in ("mean", "sum", "none"):
+        assert torch.autograd.gradcheck(
+            lambda t: ctorch.cross_entropy_loss(
+                t, y, weight=w, reduction=red, label_smoothing=0.1
+            ),
+            (z,),
+        )
