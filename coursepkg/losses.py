@@ -126,6 +126,11 @@ def _prepare(
                 )
             )
         kind = "prob"
+        if ignore_index != -100:  # as torch: nothing to ignore in a distribution
+            raise ValueError(
+                f"ignore_index={ignore_index} is not supported for "
+                f"class-probability targets; leave it at its default -100"
+            )
         check_distribution(target, "target", class_axis)
     elif xp.isdtype(target.dtype, "integral"):
         kind = "index"
@@ -161,6 +166,8 @@ def _prepare(
         weight = xp.astype(weight, z.dtype)
     if kind == "prob":
         target = xp.astype(to_last(target, class_axis), z.dtype)
+    else:  # any integer dtype; take_along_dim in torch wants int64
+        target = xp.astype(target, xp.int64)
     return _Problem(
         z=z,
         target=target,
@@ -284,6 +291,10 @@ def _grad(prob: _Problem, grad_output=1.0):
         grad = grad * grad_output
     else:
         grad = grad * (grad_output / denominator)
+        if prob.kind == "index":
+            # ignored elements get exactly 0, also when every target is
+            # ignored and the mean is 0/0 (NaN loss, zero gradient: torch)
+            grad = xp.where(valid[..., None], grad, xp.zeros_like(grad))
     return downcast(from_last(grad, prob.class_axis), prob.dtype)
 
 
@@ -314,7 +325,8 @@ def cross_entropy_loss(
         Rescaling weight for each class, shape ``(C,)``.
     ignore_index : int, optional
         Index targets equal to it contribute neither to the loss nor to the
-        mean's denominator.
+        mean's denominator.  Only for index targets: with probability
+        targets it must keep its default ``-100`` (as in PyTorch).
     reduction : {"mean", "sum", "none"}, optional
         ``"mean"`` divides by the summed weight of the non-ignored targets
         (by the number of elements for probability targets).

@@ -14,14 +14,19 @@ and no deadline (the first torch call is slow).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+from coursepkg import gradients as _gradients
+from coursepkg import information as _information
+from coursepkg import logsumexp as _logsumexp
+from coursepkg import losses as _losses
 from coursepkg import numpy as cnp
+from coursepkg import softmax as _softmax
 from coursepkg import torch as ctorch
 
 settings.register_profile(
@@ -52,8 +57,13 @@ EPS = {
 class Backend:
     """One face of the package plus helpers to feed it and read it back."""
 
-    name: str
-    mod: ModuleType
+    name: str  # the array type: "numpy" or "torch"
+    mod: ModuleType | SimpleNamespace
+    label: str = ""
+
+    def __post_init__(self):
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
 
     def array(self, values, dtype="float64"):
         """Make an array of this backend (``dtype`` by name)."""
@@ -88,14 +98,28 @@ class Backend:
         return ("float64", "float32", "float16", "bfloat16")
 
 
+# The core modules themselves, called with NumPy arrays or torch tensors:
+# the NumPy face dispatches float32/float64 to the fast kernels and the torch
+# face's loss may take torch's fused path, so the shared teaching code is
+# checked on its own as well (same semantics, same tests).
+CORE = SimpleNamespace(
+    **{
+        name: getattr(module, name)
+        for module in (_gradients, _information, _logsumexp, _losses, _softmax)
+        for name in module.__all__
+    }
+)
+
 NUMPY = Backend("numpy", cnp)
 TORCH = Backend("torch", ctorch)
-BACKENDS = (NUMPY, TORCH)
+NUMPY_CORE = Backend("numpy", CORE, label="numpy-core")
+TORCH_CORE = Backend("torch", CORE, label="torch-core")
+BACKENDS = (NUMPY, TORCH, NUMPY_CORE, TORCH_CORE)
 
 
-@pytest.fixture(params=BACKENDS, ids=lambda b: b.name)
+@pytest.fixture(params=BACKENDS, ids=lambda b: b.label)
 def backend(request) -> Backend:
-    """The NumPy face and the torch face, in turn."""
+    """The NumPy face, the torch face, and the core code on each array type."""
     return request.param
 
 
@@ -104,7 +128,7 @@ LOW_PRECISION = [
 ]
 
 
-@pytest.fixture(params=LOW_PRECISION, ids=lambda bd: f"{bd[0].name}-{bd[1]}")
+@pytest.fixture(params=LOW_PRECISION, ids=lambda bd: f"{bd[0].label}-{bd[1]}")
 def lowp(request):
     """``(backend, dtype)`` for every reduced-precision dtype of each face."""
     return request.param
