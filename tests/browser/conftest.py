@@ -225,15 +225,17 @@ MATH_JS = """() => {
   };
 }"""
 
+FIGURES = "main figure img, main .cell_output img, main .output img"
 IMAGES_JS = """() => [...document.images].map(i => ({
   src: i.getAttribute('src'), naturalWidth: i.naturalWidth,
-  inFigure: !!i.closest('figure, .cell_output, .output'),
-}))"""
+  inFigure: i.matches('%s'),
+}))""" % FIGURES
 
 
 @pytest.fixture(scope="session")
 def visit(open_tab):
-    """``visit(page)``: a toc page opened once a session, measured and screenshot."""
+    """``visit(page)``: a toc page opened once a session, measured, and screenshots
+    taken of its first screen and of the screen around each figure."""
 
     @functools.cache
     def _visit(page: str) -> Visit:
@@ -241,6 +243,13 @@ def visit(open_tab):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shot = SCREENSHOTS / (page.replace("/", "__") + ".png")
         tab.page.screenshot(path=str(shot))  # the first screen, as a reader lands
+        for old in SCREENSHOTS.glob(shot.stem + "--figure*.png"):
+            old.unlink()
+        figures = tab.page.locator(FIGURES)
+        for i in range(figures.count()):  # and the screen around each figure
+            figures.nth(i).scroll_into_view_if_needed()
+            tab.page.screenshot(path=str(SCREENSHOTS / f"{shot.stem}--figure{i + 1}.png"))
+        tab.page.evaluate("window.scrollTo(0, 0)")
         return Visit(tab, tab.page.evaluate(MATH_JS), tab.page.evaluate(IMAGES_JS), shot)
 
     return _visit
