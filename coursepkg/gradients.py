@@ -112,7 +112,7 @@ def numerical_gradient(f, x, eps=1e-6):
     flat = xp.reshape(xp.asarray(x, copy=True), (-1,))
     grad = xp.zeros_like(flat)
     for i in range(flat.shape[0]):
-        original = flat[i]
+        original = float(flat[i])  # a number: a torch flat[i] is a view
         flat[i] = original + eps
         f_plus = float(f(xp.reshape(flat, x.shape)))
         flat[i] = original - eps
