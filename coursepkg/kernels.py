@@ -245,7 +245,7 @@ def log_softmax(x, axis=-1):
 
 
 def _lse3(x3, extra_weight=None):
-    """Split log-sum-exp over axis 1 of ``x3``: ``(m, L, wsum)`` or None.
+    r"""Split log-sum-exp over axis 1 of ``x3``: ``(m, L, wsum)`` or None.
 
     ``m`` is the maximum and ``L = log1p(rest)`` (float64, ``(A, 1, B)``),
     so that ``logsumexp = m + L``.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as _np
 
+from . import chunked as _chunked
 from . import gradients as _gradients
 from . import information as _information
 from . import kernels as _kernels
@@ -24,6 +25,8 @@ from ._faces import expose as _expose
 from .gradients import GradcheckResult
 
 __all__ = [
+    "linear_cross_entropy",
+    "linear_cross_entropy_grad",
     "logsumexp",
     "softmax",
     "log_softmax",
@@ -99,6 +102,12 @@ nll_loss = _face(_losses.nll_loss, "log_probs", "target", "weight")
 softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
 numerical_gradient = _face(_gradients.numerical_gradient, "x")
 gradcheck = _face(_gradients.gradcheck, "x")
+linear_cross_entropy = _face(
+    _chunked.linear_cross_entropy, "hidden", "weight", "target", "bias"
+)
+linear_cross_entropy_grad = _face(
+    _chunked.linear_cross_entropy_grad, "hidden", "weight", "target", "bias"
+)
 
 from .data import load_digits, make_blobs  # noqa: E402
 from .models import MLP, SoftmaxRegression, fit  # noqa: E402

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch as _torch
 
+from . import chunked as _chunked
 from . import gradients as _gradients
 from . import information as _information
 from . import kernels as _kernels
@@ -28,6 +29,9 @@ from ._faces import expose as _expose
 from .gradients import GradcheckResult
 
 __all__ = [
+    "linear_cross_entropy",
+    "linear_cross_entropy_grad",
+    "LinearCrossEntropyFunction",
     "logsumexp",
     "softmax",
     "log_softmax",
@@ -140,6 +144,25 @@ nll_loss = _face(_losses.nll_loss, "log_probs", "target", "weight")
 softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
 numerical_gradient = _face(_gradients.numerical_gradient, "x")
 gradcheck = _face(_gradients.gradcheck, "x")
+linear_cross_entropy_grad = _face(
+    _chunked.linear_cross_entropy_grad, "hidden", "weight", "target", "bias"
+)
+LinearCrossEntropyFunction = _chunked.torch_function()
+
+
+def linear_cross_entropy(hidden, weight, target, *, bias=None, chunk_size=None,
+                         ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    for name, value in (("hidden", hidden), ("weight", weight),
+                        ("target", target), ("bias", bias)):
+        if value is not None:
+            _as_tensor(value, name)
+    return LinearCrossEntropyFunction.apply(
+        hidden, weight, bias, target, chunk_size, ignore_index, reduction,
+        label_smoothing,
+    )
+
+
+linear_cross_entropy.__doc__ = _chunked.linear_cross_entropy.__doc__
 
 from . import data as _data  # noqa: E402
 from .models_torch import MLP, DenseDropoutNet, SoftmaxRegression, fit  # noqa: E402
