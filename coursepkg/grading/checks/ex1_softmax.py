@@ -61,7 +61,8 @@ def test_rows_of_different_scales(softmax):
 @pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_input_unchanged(softmax):
-    """leaves its input unchanged"""
+    """leaves its input unchanged (and is right)"""
     z = np.array([[3.0, 1.0, -2.0], [0.5, 0.5, 9.0]])
     call = softmax.call(z.copy())
     expect(np.array_equal(call.args_after[0], z), "softmax changed its argument z in place")
+    expect_close(call.value, special.softmax(z, axis=-1), what="softmax(z)")

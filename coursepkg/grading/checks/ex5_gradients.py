@@ -159,10 +159,11 @@ def test_numgrad_any_shape(numerical_gradient):
 @pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_numgrad_leaves_x(numerical_gradient):
-    """leaves x unchanged"""
+    """leaves x unchanged (and is right)"""
     x = np.array([[0.3, -1.2], [2.0, 0.7]])
     call = numerical_gradient.call(ScalarFunction("sum_sin"), x.copy())
     expect(np.array_equal(call.args_after[0], x), "x was changed", "mutated-input")
+    expect_close(call.value, np.cos(x), rtol=0, atol=1e-6, what="numerical_gradient")
 
 
 @pytest.mark.points(2)

@@ -1,0 +1,4 @@
+# ex1_softmax.softmax normalising over the first axis.
+def softmax(z):
+    e = np.exp(z - np.max(z, axis=0, keepdims=True))
+    return e / np.sum(e, axis=0, keepdims=True)
