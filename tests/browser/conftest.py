@@ -20,7 +20,7 @@ import threading
 import urllib.parse
 
 import pytest
-from bookpages import EXTERNAL_KEY, ROOT, toc_pages
+from .bookpages import EXTERNAL_KEY, ROOT, toc_pages
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")

@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 import yaml
-from bookpages import ROOT, is_notebook, toc_pages
+from .bookpages import ROOT, is_notebook, toc_pages
 
 # the log-sum-exp chapter, which a search for "logsumexp" must find
 LOGSUMEXP_CHAPTER = "book/04_logsumexp"

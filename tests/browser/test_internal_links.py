@@ -12,7 +12,7 @@ import pathlib
 import posixpath
 import urllib.parse
 
-from bookpages import EXTERNAL_KEY
+from .bookpages import EXTERNAL_KEY
 
 # attributes that point at another file
 LINK_ATTRS = {"href", "src"}
