@@ -78,6 +78,7 @@ def _dropdowns(tab):
 def test_dropdowns_open_on_click(visit, page):
     """Every dropdown on the page is closed, and opens when its title is clicked."""
     tab = visit(page).tab
+    before = len(tab.problems())
     boxes = _dropdowns(tab)
     for i in range(boxes.count()):
         box = boxes.nth(i)
@@ -91,6 +92,7 @@ def test_dropdowns_open_on_click(visit, page):
         title.click()
         body.wait_for(state="visible", timeout=3000)
         assert body.is_visible(), f"dropdown {label!r} on {page}.html did not open on click"
+    assert len(tab.problems()) == before, tab.problems()[before:]  # clicks raised no error
 
 
 def test_the_book_has_solution_dropdowns(visit):
