@@ -1,0 +1,130 @@
+"""The command line, the batch grader (progress, resume, broken submissions)
+and the Gradescope bundle (run end to end with its own run_autograder)."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from grading_support import CASES, EXERCISES, FAST, ROOT, make_submission
+
+from coursepkg import cli
+from coursepkg.grading import batch, plugin
+from coursepkg.grading.batch import grade_batch, results_dir
+from coursepkg.grading.gradescope import build_bundle
+from coursepkg.grading.sandbox import Submission
+
+
+def test_cli_release_and_grade(tmp_path, capsys):
+    assert cli.main(["release", "--out", str(tmp_path / "rel"), "--source", str(EXERCISES)]) == 0
+    assert (tmp_path / "rel" / "ex5_gradients.py").exists()
+    code = cli.main(["grade", str(EXERCISES), "--json", str(tmp_path / "r.json"),
+                     "--timeout", "2", "--book-url", "https://example.org/course/"])
+    assert code == 0
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["score"] == 100
+    for test in results["tests"]:
+        assert set(test) == {"name", "score", "max_score", "output", "visibility"}
+    assert "ex1_softmax.softmax" in capsys.readouterr().out
+
+
+def test_cli_errors_name_the_argument(tmp_path, capsys):
+    assert cli.main(["grade", str(tmp_path / "missing")]) == 2
+    assert "submission: " in capsys.readouterr().err
+    assert cli.main(["gradescope", "--out", str(tmp_path / "bundle.tar")]) == 2
+    assert "out: " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["grade"])
+    with pytest.raises(SystemExit):
+        cli.main(["grade", ".", "--timeout", "soon"])
+
+
+def test_python_dash_m_coursepkg_help():
+    result = subprocess.run([sys.executable, "-m", "coursepkg", "--help"], capture_output=True,
+                            text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0
+    for command in ("release", "grade", "grade-batch", "gradescope"):
+        assert command in result.stdout
+
+
+def test_grade_batch_resumes_and_survives(tmp_path, stubs, capsys):
+    classroom = tmp_path / "class"
+    shutil.copytree(EXERCISES, classroom / "alice")
+    shutil.copytree(stubs, classroom / "bob")
+    make_submission(classroom / "carol", {"ex1_softmax": (CASES / "hostile/exit_os.py").read_text()})
+    (classroom / "dave").mkdir()  # empty submission
+    (classroom / "notes.txt").write_text("not a student")
+    gradebook = tmp_path / "out" / "gradebook.csv"
+    rows = grade_batch(classroom, gradebook, limits=FAST, progress=False)
+    scores = {row["student"]: row["score"] for row in rows}
+    assert scores == {"alice": 100, "bob": 0, "carol": 86, "dave": 0}
+    with open(gradebook) as handle:
+        table = list(csv.DictReader(handle))
+    assert [r["student"] for r in table] == ["alice", "bob", "carol", "dave"]
+    assert float(table[2]["softmax"]) == 0 and float(table[2]["entropy"]) == 7
+
+    # resume: alice's results stay; a grader error is retried; a new student is added
+    (results_dir(gradebook) / "bob.json").write_text('{"grader_error": "disk full"}')
+    shutil.copytree(EXERCISES, classroom / "erin")
+    before = (results_dir(gradebook) / "alice.json").stat().st_mtime_ns
+    assert cli.main(["grade-batch", str(classroom), "--out", str(gradebook),
+                     "--no-progress", "--timeout", "1.5"]) == 0
+    assert (results_dir(gradebook) / "alice.json").stat().st_mtime_ns == before
+    assert "5 students graded" in capsys.readouterr().out
+    with open(gradebook) as handle:
+        assert {r["student"]: float(r["score"]) for r in csv.DictReader(handle)} == {
+            "alice": 100, "bob": 0, "carol": 86, "dave": 0, "erin": 100}
+
+
+def test_grade_batch_records_grader_errors(tmp_path, monkeypatch):
+    (tmp_path / "class" / "zed").mkdir(parents=True)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("grader bug")
+
+    monkeypatch.setattr(batch, "grade", broken)
+    rows = grade_batch(tmp_path / "class", tmp_path / "gb.csv", progress=False)
+    assert rows[0]["error"] == "RuntimeError: grader bug"
+    with pytest.raises(ValueError, match="directory: .* is not a directory"):
+        grade_batch(tmp_path / "nothing", tmp_path / "gb.csv")
+
+
+def test_broken_grading_test_definitions_are_reported(tmp_path, monkeypatch):
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    shutil.copy(plugin.CHECKS_DIR / "pytest.ini", checks)
+    (checks / "ex1_softmax.py").write_text("def test_no_markers(softmax):\n    pass\n")
+    monkeypatch.setattr(plugin, "CHECKS_DIR", checks)
+    with Submission(EXERCISES, ["ex1_softmax"]) as submission:
+        with pytest.raises(RuntimeError, match="needs @pytest.mark.points"):
+            plugin.run_checks(submission, ["ex1_softmax"])
+
+
+def test_gradescope_bundle_runs_end_to_end(tmp_path):
+    bundle = build_bundle(tmp_path / "autograder.zip", call_timeout=2.0,
+                          book_url="https://example.org/")
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        assert "setup.sh" in names and "run_autograder" in names
+        assert "coursepkg/grading/checks/pytest.ini" in names
+        assert not any(name.startswith("exercises") for name in names)
+        assert "numpy==" in archive.read("setup.sh").decode()
+        root = tmp_path / "autograder"
+        archive.extractall(root / "source")
+    os.chmod(root / "source" / "run_autograder", 0o755)
+    make_submission(root / "submission", {"ex2_information": (CASES / "wrong/kl_swapped.py").read_text()})
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    subprocess.run([str(root / "source" / "run_autograder")], env=env, check=True,
+                   capture_output=True, timeout=120)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 100 - 7
+    outputs = [t["output"] for t in results["tests"]]
+    assert any("https://example.org/book/02_information.html#info-kl-asymmetry" in o for o in outputs)
+
+    env["AUTOGRADER_PYTHON"] = "/bin/false"  # the grader itself fails: still valid JSON
+    subprocess.run([str(root / "source" / "run_autograder")], env=env, check=True, timeout=60)
+    assert json.loads((root / "results" / "results.json").read_text())["score"] == 0

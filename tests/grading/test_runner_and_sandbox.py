@@ -1,0 +1,206 @@
+"""The child runner's pieces, tested in this process (its ``main`` runs only in
+the child), and the trusted loader's refusals."""
+
+import ast
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from coursepkg.grading import _runner as runner
+from coursepkg.grading.sandbox import (
+    Limits,
+    ScalarFunction,
+    StudentError,
+    Submission,
+    encode_arguments,
+    load_untrusted_array,
+)
+
+
+def test_runner_imports_only_stdlib():
+    tree = ast.parse(open(runner.__file__).read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "the runner may not import from the package"
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            assert name.partition(".")[0] in sys.stdlib_module_names | {"numpy"}, name
+
+
+@pytest.fixture
+def guard(tmp_path):
+    work, exchange = tmp_path / "work", tmp_path / "io"
+    work.mkdir(), exchange.mkdir()
+    numpy_dir = os.path.dirname(np.__file__)
+    return runner.Guard("ex1_softmax", [os.path.dirname(os.__file__), str(work), str(exchange)],
+                        [str(work), str(exchange)], exceptions=[numpy_dir]), work
+
+
+def test_guard_imports(guard):
+    g, _ = guard
+    g("import", ("numpy.linalg", None, [], [], []))
+    g("import", ("json", None, [], [], []))
+    for name in ("torch", "scipy.special", "coursepkg", "ctypes", "subprocess", "socket"):
+        with pytest.raises(ImportError, match=f"{name!r} is not allowed"):
+            g("import", (name, None, [], [], []))
+    with pytest.raises(ImportError):
+        runner.DenyFinder("ex1_softmax").find_spec("torch")
+    assert runner.DenyFinder("ex1_softmax").find_spec("json") is None
+
+
+def test_guard_files(guard, tmp_path):
+    g, work = guard
+    g("open", (str(work / "x.txt"), "w", 0))
+    g("open", (os.__file__, "r", 0))
+    g("open", (np.__file__, "rb", 0))
+    g("open", (3, "r", 0))
+    g("os.rename", (str(work / "a"), str(work / "b"), None, None))
+    g("os.listdir", (str(work),))
+    site = os.path.dirname(os.path.dirname(np.__file__))
+    denied = [
+        ("open", (os.path.join(site, "scipy", "__init__.py"), "r", 0)),
+        ("open", (__file__, "r", 0)),
+        ("open", (os.__file__, "w", 0)),
+        ("open", (str(tmp_path / "x"), None, os.O_WRONLY | os.O_CREAT)),
+        ("open", (os.fsencode(__file__), "rb", 0)),
+        ("os.listdir", (str(tmp_path),)),
+        ("os.remove", (str(tmp_path / "x"),)),
+        ("os.symlink", (__file__, str(work / "link"), None)),
+    ]
+    for event, args in denied:
+        with pytest.raises(PermissionError, match="is not allowed"):
+            g(event, args)
+    for event in ("os.system", "os.fork", "os.kill", "subprocess.Popen", "ctypes.dlopen",
+                  "socket.connect", "resource.setrlimit", "os.exec"):
+        with pytest.raises(PermissionError, match=f"{event} is not allowed"):
+            g(event, ())
+    g("sys._getframe", ())  # harmless: no expected values live in the child
+
+
+def test_encode_and_decode_round_trip():
+    arrays = encode_arguments((np.arange(3.0), 2, ScalarFunction("sum_sin")), {"eps": 1e-3})
+    args, kwargs = runner.decode_request(arrays)
+    assert args[0].tolist() == [0.0, 1.0, 2.0] and args[1] == 2 and kwargs == {"eps": 1e-3}
+    assert args[2](np.zeros(2)) == 0.0
+    with pytest.raises(TypeError, match="argument 0: not a numeric array"):
+        encode_arguments((np.array(["a"]),), {})
+    with pytest.raises(ValueError, match="unknown argument kind"):
+        runner.decode_request({"00_pickle_": np.zeros(1)})
+
+
+class _Module:
+    @staticmethod
+    def good(x):
+        x += 1
+        return x * 2, 3
+
+    @staticmethod
+    def stub(x):
+        raise NotImplementedError()
+
+    @staticmethod
+    def exits(x):
+        raise SystemExit(4)
+
+    @staticmethod
+    def weird(x):
+        return {"a": 1}
+
+
+def test_handle_outcomes():
+    arrays = encode_arguments((np.ones(2),), {})
+    status, _, kind, outs, afters = runner.handle(_Module, "good", arrays)
+    assert (status, kind) == ("ok", "tuple") and outs[0].tolist() == [4.0, 4.0]
+    assert afters[0].tolist() == [2.0, 2.0]
+    assert runner.handle(_Module, "stub", arrays)[0] == "notimpl"
+    assert runner.handle(_Module, "exits", arrays)[:2] == ("raised", "SystemExit: 4")
+    assert runner.handle(_Module, "weird", arrays)[0] == "badvalue"
+    assert runner.handle(_Module, "absent", arrays)[0] == "missing"
+
+
+def test_serve_and_load_results(tmp_path):
+    np.savez(tmp_path / "req-1.npz", **encode_arguments((np.ones(2),), {}))
+    acks = []
+    runner.serve(_Module, io.StringIO("1 good\n"), str(tmp_path), acks.append)
+    assert acks == ["1"]
+    fd = os.open(tmp_path / "res-1", os.O_RDONLY)
+    try:
+        assert load_untrusted_array(fd, "out-0.npy").tolist() == [4.0, 4.0]
+        assert load_untrusted_array(fd, "status.npy", kinds="U")[0] == "ok"
+    finally:
+        os.close(fd)
+
+
+def _write(path, array, **kwargs):
+    np.save(path, array, **kwargs)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: _write(d / "x.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True),
+     "dtype object is not allowed"),
+    (lambda d: _write(d / "x.npy", np.array(["text"])), "dtype <U4 is not allowed"),
+    (lambda d: (d / "x.npy").write_bytes(b"not an array at all"), "rejected"),
+    (lambda d: os.symlink("/etc/hostname", d / "x.npy"), "no readable result file"),
+    (lambda d: (d / "x.npy").write_bytes(
+        np.lib.format.magic(1, 0)
+        + b"\x46\x00{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }     \n"),
+     "size does not match"),
+])
+def test_loader_refuses_untrusted_files(tmp_path, make, message):
+    make(tmp_path)
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(StudentError, match=message):
+            load_untrusted_array(fd, "x.npy")
+    finally:
+        os.close(fd)
+
+
+def test_loader_refuses_large_files(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros(1000))
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(StudentError, match="not a small regular file"):
+            load_untrusted_array(fd, "x.npy", max_bytes=100)
+    finally:
+        os.close(fd)
+
+
+def test_submission_argument_errors(tmp_path):
+    with pytest.raises(ValueError, match="submission: .* is not a directory"):
+        Submission(tmp_path / "nope")
+    with pytest.raises(ValueError, match="modules: unknown exercise module"):
+        Submission(tmp_path, ["ex6"])
+    with Submission(tmp_path, ["ex1_softmax"]) as submission:
+        with pytest.raises(ValueError, match="function: entropy belongs to ex2_information"):
+            submission.function("entropy")
+        assert repr(submission.function("softmax")) == "<student function softmax>"
+    with pytest.raises(ValueError, match="function: no exercise defines 'nope'"):
+        Submission(tmp_path, ["ex1_softmax"]).function("nope")
+    with pytest.raises(ValueError, match="memory_mb must be a positive number"):
+        Limits(memory_mb=-1)
+
+
+def test_channel_garbage_and_early_exit(tmp_path):
+    """A child that writes on the grader's channel or exits between calls."""
+    (tmp_path / "ex1_softmax.py").write_text(
+        "import os\n"
+        "def softmax(z):\n"
+        "    for fd in range(3, 20):\n"
+        "        try:\n"
+        "            os.write(fd, b'x' * 5000)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return z\n")
+    with Submission(tmp_path, ["ex1_softmax"], Limits(call_timeout=2)) as submission:
+        with pytest.raises(StudentError, match="garbage|unexpected message"):
+            submission.function("softmax")(np.zeros(2))
+        with pytest.raises(StudentError, match="an earlier test"):
+            submission.function("softmax")(np.zeros(2))
