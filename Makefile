@@ -37,3 +37,9 @@ test: $(STAMP) $(MATHJAX)
 
 clean:
 	rm -rf _build .coverage
+
+# Benchmarks (minutes on a 2-core machine): prints the ratio tables and
+# writes benchmarks/results/results.json and .csv.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py

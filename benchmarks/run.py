@@ -1,0 +1,375 @@
+"""Benchmark suite: coursepkg against SciPy and PyTorch, speed, memory, ULP.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/run.py            # full sizes (minutes)
+    .venv/bin/python benchmarks/run.py --quick    # tiny shapes (seconds)
+
+For every function and shape it prints the median time of each
+implementation (at least 7 runs after a warm-up) and the ratios measured in
+the same run, the peak extra memory (tracemalloc for NumPy; the peak resident
+set size for torch, whose CPU allocator tracemalloc cannot see), and the
+accuracy in float32 in units in the last place (ULP) against a float64
+reference over random and adversarial inputs.  Results are written to
+``benchmarks/results/results.json`` and ``.csv`` (or ``--out DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+import scipy.special as sps
+import torch
+import torch.nn.functional as F
+
+from coursepkg import chunked, kernels
+from coursepkg import logsumexp as teaching_lse
+from coursepkg import numpy as cnp
+from coursepkg import softmax as teaching_sm
+from coursepkg import torch as ctorch
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+# ----------------------------------------------------------------- measuring
+
+
+def median_time(fn, repeat):
+    """Median wall time of ``fn()`` over ``repeat`` runs after one warm-up."""
+    fn()
+    gc.collect()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def numpy_peak(fn):
+    """Peak bytes NumPy allocates while ``fn()`` runs (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    result = fn()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    del result
+    return peak
+
+
+def _status(field):
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(field)  # pragma: no cover
+
+
+def rss_peak(fn):
+    """Peak resident memory above the current level while ``fn()`` runs.
+
+    Resets the kernel's high-water mark (``/proc/self/clear_refs``), so the
+    peak is that of this call alone; freed blocks go back to the OS.
+    """
+    gc.collect()
+    try:
+        pathlib.Path("/proc/self/clear_refs").write_text("5")
+    except OSError:  # pragma: no cover - not Linux
+        return float("nan")
+    base = _status("VmRSS")
+    result = fn()
+    peak = _status("VmHWM") - base
+    del result
+    return peak
+
+
+def ulp(got, exact):
+    """Error in float32 ULP at the exact value (0 where both agree)."""
+    got = np.asarray(got, dtype=np.float64)
+    exact = np.asarray(exact, dtype=np.float64)
+    spacing = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(got - exact) / spacing
+    return np.where(got == exact, 0.0, err)
+
+
+# ----------------------------------------------------------------- suites
+
+SOFTMAX_IMPLS = {
+    "softmax": (
+        lambda x: cnp.softmax(x),
+        lambda x: sps.softmax(x, axis=-1),
+        lambda t: torch.softmax(t, -1),
+    ),
+    "log_softmax": (
+        lambda x: cnp.log_softmax(x),
+        lambda x: sps.log_softmax(x, axis=-1),
+        lambda t: torch.log_softmax(t, -1),
+    ),
+    "logsumexp": (
+        lambda x: cnp.logsumexp(x),
+        lambda x: sps.logsumexp(x, axis=-1),
+        lambda t: torch.logsumexp(t, -1),
+    ),
+}
+
+
+def bench_softmax(shapes, repeat, rows):
+    rng = np.random.default_rng(0)
+    for dtype in ("float32", "float64"):
+        for shape in shapes:
+            x = (rng.standard_normal(shape) * 3).astype(dtype)
+            t = torch.from_numpy(x)
+            for name, (ours, scipy_fn, torch_fn) in SOFTMAX_IMPLS.items():
+                t_ours = median_time(lambda: ours(x), repeat)
+                t_scipy = median_time(lambda: scipy_fn(x), repeat)
+                t_torch = median_time(lambda: torch_fn(t), repeat)
+                rows.append(dict(
+                    suite="softmax", function=name, shape=str(shape), dtype=dtype,
+                    ours_s=t_ours, scipy_s=t_scipy, torch_s=t_torch,
+                    speedup_vs_scipy=t_scipy / t_ours,
+                    speedup_vs_torch=t_torch / t_ours,
+                    ours_mem_x_input=numpy_peak(lambda: ours(x)) / x.nbytes,
+                    scipy_mem_x_input=numpy_peak(lambda: scipy_fn(x)) / x.nbytes,
+                ))
+                report(rows[-1])
+
+
+def bench_cross_entropy(shapes, repeat, rows):
+    rng = np.random.default_rng(1)
+    for dtype in ("float32", "float64"):
+        for shape in shapes:
+            x = rng.standard_normal(shape).astype(dtype)
+            y = rng.integers(0, shape[1], size=(shape[0],) + tuple(shape[2:]))
+            xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+            def torch_fb(fn=F.cross_entropy):
+                z = xt.clone().requires_grad_()
+                fn(z, yt).backward()
+                return z.grad
+
+            def numpy_fb():
+                return cnp.cross_entropy_loss(x, y), cnp.cross_entropy_loss_grad(x, y)
+
+            t_torch = median_time(torch_fb, repeat)
+            t_ctorch = median_time(lambda: torch_fb(ctorch.cross_entropy_loss), repeat)
+            t_numpy = median_time(numpy_fb, repeat)
+            rows.append(dict(
+                suite="cross_entropy", function="cross_entropy fwd+grad",
+                shape=str(shape), dtype=dtype, torch_s=t_torch,
+                ctorch_s=t_ctorch, numpy_s=t_numpy,
+                numpy_over_torch=t_numpy / t_torch,
+                ctorch_over_torch=t_ctorch / t_torch,
+                numpy_mem_x_input=numpy_peak(numpy_fb) / x.nbytes,
+                torch_rss_x_input=rss_peak(torch_fb) / x.nbytes,
+                ctorch_rss_x_input=rss_peak(
+                    lambda: torch_fb(ctorch.cross_entropy_loss)) / x.nbytes,
+            ))
+            report(rows[-1])
+
+
+def bench_linear_ce(n, h, v, repeat, rows):
+    g = torch.Generator().manual_seed(2)
+    hidden = torch.randn(n, h, generator=g)
+    weight = torch.randn(v, h, generator=g) * h**-0.5
+    target = torch.randint(0, v, (n,), generator=g)
+    logits_bytes = n * v * 4
+
+    def run(loss_fn):
+        hh = hidden.clone().requires_grad_()
+        ww = weight.clone().requires_grad_()
+        loss = loss_fn(hh, ww)
+        loss.backward()
+        return loss.detach(), hh.grad, ww.grad
+
+    impls = {
+        "eager": lambda a, b: F.cross_entropy(a @ b.T, target),
+        "coursepkg": lambda a, b: ctorch.linear_cross_entropy(a, b, target),
+        "torch_chunked": lambda a, b: F.linear_cross_entropy(
+            a, b, target, options=torch.nn.LinearCrossEntropyOptions()),
+    }
+    ref = run(impls["eager"])
+    grads_bytes = (hidden.numel() + weight.numel()) * 4
+    row = dict(suite="linear_cross_entropy", function="linear_cross_entropy fwd+bwd",
+               shape=str((n, h, v)), dtype="float32", logits_bytes=logits_bytes,
+               grads_bytes=grads_bytes)
+    for name, fn in impls.items():
+        got = run(fn)
+        row[f"{name}_s"] = median_time(lambda: run(fn), repeat)
+        peak = rss_peak(lambda: run(fn))
+        row[f"{name}_rss_x_logits"] = peak / logits_bytes
+        row[f"{name}_workspace_x_logits"] = (peak - grads_bytes) / logits_bytes
+        row[f"{name}_loss_rel_err"] = abs(got[0].item() - ref[0].item()) / abs(
+            ref[0].item())
+        row[f"{name}_grad_max_abs_err"] = max(
+            (a - b).abs().max().item() for a, b in zip(got[1:], ref[1:]))
+    for name in ("coursepkg", "torch_chunked"):
+        row[f"{name}_over_eager"] = row[f"{name}_s"] / row["eager_s"]
+    rows.append(row)
+    report(row)
+
+
+def adversarial_inputs(rng, shape):
+    """Named float32 inputs: random, wide, offset, ties, masked, dominant."""
+    cases = {
+        "sigma=1": rng.standard_normal(shape),
+        "sigma=30": rng.standard_normal(shape) * 30,
+        "offset 1e4": 1e4 + rng.standard_normal(shape),
+        "ties": np.round(rng.standard_normal(shape)),
+    }
+    masked = rng.standard_normal(shape) * 5
+    masked[:, ::2] = -np.inf
+    cases["masked -inf"] = masked
+    dominant = rng.standard_normal(shape) * 3
+    dominant[:, 0] = 40.0
+    cases["dominant"] = dominant
+    return {k: v.astype(np.float32) for k, v in cases.items()}
+
+
+def accuracy(shape, rows):
+    """Max float32 ULP error of each implementation (float64 reference)."""
+    rng = np.random.default_rng(3)
+    impls = {
+        "coursepkg": (kernels.softmax, kernels.log_softmax, kernels.logsumexp),
+        "teaching": (teaching_sm.softmax, teaching_sm.log_softmax,
+                     teaching_lse.logsumexp),
+        "scipy": tuple(f[1] for f in SOFTMAX_IMPLS.values()),
+        "torch": tuple(
+            (lambda f: lambda x: f(torch.from_numpy(x)).numpy())(f[2])
+            for f in SOFTMAX_IMPLS.values()),
+    }
+    for case, x in adversarial_inputs(rng, shape).items():
+        x64 = x.astype(np.float64)
+        exact = (teaching_sm.softmax(x64), teaching_sm.log_softmax(x64),
+                 teaching_lse.logsumexp(x64))
+        top = (np.arange(len(x)), x.argmax(axis=1))
+        normal = exact[0] > np.finfo(np.float32).tiny  # skip subnormal probs
+        finite = np.isfinite(exact[1])
+        for impl, (sm, lsm, lse) in impls.items():
+            with np.errstate(all="ignore"):
+                row = dict(suite="accuracy", case=case, implementation=impl,
+                           shape=str(shape), dtype="float32",
+                           softmax_ulp=float(ulp(sm(x), exact[0])[normal].max()),
+                           log_softmax_ulp=float(ulp(lsm(x), exact[1])[finite].max()),
+                           log_softmax_max_entry_ulp=float(
+                               ulp(lsm(x)[top], exact[1][top]).max()),
+                           logsumexp_ulp=float(ulp(lse(x), exact[2]).max()))
+            rows.append(row)
+    report_accuracy([r for r in rows if r["suite"] == "accuracy"])
+
+
+# ----------------------------------------------------------------- reporting
+
+
+def report(row):
+    keys = [k for k in row if k not in ("suite",)]
+    print("  ".join(f"{k}={_fmt(row[k])}" for k in keys), flush=True)
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
+    return str(v)
+
+
+def report_accuracy(rows):
+    print("\nfloat32 accuracy, max ULP vs float64 reference "
+          "(softmax | log_softmax | log_softmax at the max | logsumexp)")
+    for r in rows:
+        print(f"  {r['case']:<12} {r['implementation']:<10} "
+              f"{r['softmax_ulp']:>10.3g} {r['log_softmax_ulp']:>10.3g} "
+              f"{r['log_softmax_max_entry_ulp']:>10.3g} {r['logsumexp_ulp']:>8.3g}")
+
+
+def table(rows):
+    """A compact summary table of the ratios (rich when it is installed)."""
+    lines = []
+    for r in rows:
+        if r["suite"] == "softmax":
+            lines.append((r["function"], r["shape"], r["dtype"],
+                          f"{r['speedup_vs_scipy']:.2f}x", f"{r['speedup_vs_torch']:.2f}x",
+                          f"{r['ours_mem_x_input']:.2f} / {r['scipy_mem_x_input']:.2f}"))
+        elif r["suite"] == "cross_entropy":
+            lines.append((r["function"], r["shape"], r["dtype"],
+                          f"numpy {r['numpy_over_torch']:.2f}x torch time",
+                          f"ctorch {r['ctorch_over_torch']:.2f}x torch time",
+                          f"{r['numpy_mem_x_input']:.2f}"))
+        elif r["suite"] == "linear_cross_entropy":
+            lines.append((r["function"], r["shape"], r["dtype"],
+                          f"{r['coursepkg_over_eager']:.2f}x eager time",
+                          f"torch chunked {r['torch_chunked_over_eager']:.2f}x",
+                          f"{r['coursepkg_rss_x_logits']:.3f} x logits"))
+    head = ("function", "shape", "dtype", "ratio A", "ratio B", "peak memory")
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # pragma: no cover
+        for line in (head,) + tuple(lines):
+            print(" | ".join(line))
+        return
+    t = Table(*head, title="coursepkg vs SciPy / PyTorch (same run)")
+    for line in lines:
+        t.add_row(*line)
+    Console(width=140).print(t)
+
+
+def load():
+    """The load average and CPU count, recorded with the results."""
+    return dict(loadavg=os.getloadavg(), cpus=os.cpu_count())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny shapes")
+    parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
+    parser.add_argument("--repeat", type=int, default=7,
+                        help="timed runs after the warm-up (at least 7 unless --quick)")
+    args = parser.parse_args(argv)
+    repeat = args.repeat if args.quick else max(7, args.repeat)
+    if args.quick:
+        shapes, ce_shapes, lce, acc = [(64, 100)], [(64, 100), (2, 5, 64)], (
+            64, 16, 500), (16, 200)
+    else:
+        shapes = [(4096, 1000), (512, 32000)]
+        ce_shapes = [(4096, 1000), (512, 32000), (16, 21, 65536)]
+        lce, acc = (4096, 512, 32000), (256, 4096)
+    meta = dict(quick=args.quick, repeat=repeat, start=load(),
+                python=sys.version.split()[0], numpy=np.__version__,
+                torch=torch.__version__, threads=kernels.THREADS,
+                torch_threads=torch.get_num_threads(), machine=platform.machine(),
+                chunk_bytes=chunked.CHUNK_BYTES)
+    print(f"load average at start: {meta['start']['loadavg']}", flush=True)
+    rows = []
+    accuracy(acc, rows)
+    bench_softmax(shapes, repeat, rows)
+    bench_cross_entropy(ce_shapes, repeat, rows)
+    bench_linear_ce(*lce, repeat, rows)
+    meta["end"] = load()
+    print(f"load average at end: {meta['end']['loadavg']}")
+    table(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(
+        json.dumps(dict(meta=meta, rows=rows), indent=1))
+    keys = sorted({k for r in rows for k in r})
+    with open(args.out / "results.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"saved {args.out / 'results.json'} and results.csv")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
