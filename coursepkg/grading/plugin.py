@@ -118,6 +118,9 @@ class GradingSession:
         config.addinivalue_line("markers", "visibility(kind): 'visible' or 'hidden'")
 
     def pytest_collection_modifyitems(self, items):
+        """Validate the tests, name them, and run every visible test before
+        any hidden one: a child keeps its state between calls, so a hidden
+        input it saw could otherwise come back in a later visible message."""
         for item in items:
             targets = [name for name in item.fixturenames if name in FUNCTIONS]
             module = Path(str(item.path)).stem
@@ -133,6 +136,8 @@ class GradingSession:
                 f"{module}.{targets[0]}: {doc}", targets[0], 0.0, float(points),
                 "not run", visibility)
             self.order.append(item.nodeid)
+        items.sort(key=lambda item: self.results[item.nodeid].visibility == "hidden")
+        self.order.sort(key=lambda nodeid: self.results[nodeid].visibility == "hidden")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item, call):

@@ -37,6 +37,7 @@ CASES = [
     ("fake_results", "softmax", "expected"),
     ("subprocess_shell", "categorical_mle", "is not allowed"),
     ("write_outside", "nll_loss", "is not allowed"),
+    ("leak_hidden_inputs", "softmax", "ValueError: inputs so far"),
 ]
 
 
@@ -52,6 +53,12 @@ def test_hostile_function(tmp_path, case, function, word):
             assert score == maximum, (other, [t.output for t in report.tests if t.function == other])
     outputs = [t.output for t in report.tests if t.function == function and t.visibility == "visible"]
     assert any(re.search(word, output) for output in outputs), outputs
+    hidden = [i for i, t in enumerate(report.tests) if t.visibility == "hidden"]
+    assert hidden == list(range(len(report.tests) - len(hidden), len(report.tests))), \
+        "hidden tests must run after every visible one"
+    for test in report.tests:
+        if test.visibility == "hidden":
+            assert "[" not in test.output and "inputs so far" not in test.output, test.output
     results = json.loads(write_json(report, tmp_path / "results.json").read_text())
     assert results["score"] == report.score and len(results["tests"]) == len(report.tests)
 
