@@ -123,3 +123,7 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"coursepkg {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"coursepkg {args.command}: interrupted (grade-batch resumes when run again)",
+              file=sys.stderr)
+        return 130

@@ -172,6 +172,8 @@ def run_checks(submission: Submission, modules, book_url: str = "") -> list[Test
     out = io.StringIO()
     with redirect_stdout(out), redirect_stderr(out):
         code = pytest.main(args, plugins=[session, sys.modules[__name__]])
+    if code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: pytest caught it, pass it on
+        raise KeyboardInterrupt
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the grading tests could not run (pytest exit code {int(code)}):\n"
                            + out.getvalue()[-3000:])

@@ -128,3 +128,27 @@ def test_gradescope_bundle_runs_end_to_end(tmp_path):
     env["AUTOGRADER_PYTHON"] = "/bin/false"  # the grader itself fails: still valid JSON
     subprocess.run([str(root / "source" / "run_autograder")], env=env, check=True, timeout=60)
     assert json.loads((root / "results" / "results.json").read_text())["score"] == 0
+
+
+def test_ctrl_c_stops_the_batch_and_a_rerun_resumes(tmp_path, monkeypatch, capsys):
+    classroom = tmp_path / "class"
+    for name in ("ann", "ben", "cid"):
+        shutil.copytree(EXERCISES, classroom / name)
+    real_grade, calls = batch.grade, []
+
+    def interrupted_on_second(folder, **kwargs):
+        calls.append(folder.name)
+        if len(calls) == 2:
+            with Submission(folder, ["ex1_softmax"]) as submission:
+                monkeypatch.setattr(plugin.pytest, "main", lambda *a, **k: pytest.ExitCode.INTERRUPTED)
+                plugin.run_checks(submission, ["ex1_softmax"])
+        return real_grade(folder, **kwargs)
+
+    monkeypatch.setattr(batch, "grade", interrupted_on_second)
+    gradebook = tmp_path / "gb.csv"
+    assert cli.main(["grade-batch", str(classroom), "--out", str(gradebook), "--no-progress"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert sorted(p.stem for p in results_dir(gradebook).glob("*.json")) == ["ann"]
+    monkeypatch.undo()
+    rows = grade_batch(classroom, gradebook, limits=FAST, progress=False)
+    assert [row["score"] for row in rows] == [100, 100, 100]
