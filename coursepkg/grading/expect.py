@@ -46,7 +46,7 @@ MISTAKES: dict[str, tuple[str, str]] = {
     ),
     "sum-not-mean": (
         "sum instead of mean: the loss is the mean over the batch, divide by N",
-        "book/03_mle.html#mle-mean-nll",
+        "book/03_mle.html#mle-mean-loss",
     ),
     "mle-counts": (
         "the maximum-likelihood probabilities are the relative frequencies "
