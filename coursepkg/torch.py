@@ -87,16 +87,17 @@ class CrossEntropyLossFunction(_torch.autograd.Function):
         ctx.problem = problem
         ctx.fused = _kernels.torch_fast(problem, logits)
         if ctx.fused:  # torch's fused forward, our closed-form backward
-            ctx.save_for_backward(logits)
-            return _kernels.torch_cross_entropy_loss(problem, logits)
+            loss, log_p = _kernels.torch_cross_entropy_loss(problem, logits)
+            ctx.save_for_backward(logits, log_p)
+            return loss
         return _losses._loss(problem)
 
     @staticmethod
     def backward(ctx, grad_output):
         if ctx.fused:
-            (logits,) = ctx.saved_tensors
+            logits, log_p = ctx.saved_tensors
             grad = _kernels.torch_cross_entropy_loss_grad(
-                ctx.problem, logits, grad_output
+                ctx.problem, logits, grad_output, log_p
             )
         else:
             grad = _losses._grad(ctx.problem, grad_output)
