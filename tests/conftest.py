@@ -32,7 +32,7 @@ from coursepkg import torch as ctorch
 settings.register_profile(
     "course",
     derandomize=True,
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -139,7 +139,7 @@ def rng():
     return np.random.default_rng(20240601)
 
 
-def assert_close(actual, expected, *, rtol=1e-12, atol=1e-12):
+def assert_close(actual, expected, *, rtol=1e-12, atol=1e-12, msg=""):
     """``np.testing.assert_allclose`` that also requires equal NaN/inf places."""
     np.testing.assert_allclose(
         np.asarray(actual, dtype=np.float64),
@@ -147,6 +147,7 @@ def assert_close(actual, expected, *, rtol=1e-12, atol=1e-12):
         rtol=rtol,
         atol=atol,
         equal_nan=True,
+        err_msg=msg,
     )
 
 

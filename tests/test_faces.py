@@ -167,3 +167,9 @@ def test_torch_face_loss_keeps_the_device_and_dtype():
     z = torch.zeros(2, 3, dtype=torch.float32)
     out = ctorch.cross_entropy_loss(z, torch.tensor([0, 2]))
     assert out.dtype == torch.float32 and out.device == z.device
+
+
+def test_backend_helper_tells_tensors_from_arrays():
+    from coursepkg._backend import is_torch
+
+    assert is_torch(torch.zeros(1)) and not is_torch(np.zeros(1))

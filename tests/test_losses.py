@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import assert_close, dtype_tol
+from conftest import BACKENDS, assert_close, dtype_tol
 
 from coursepkg import numpy as cnp
 from coursepkg import torch as ctorch
@@ -79,35 +79,36 @@ GRID_IDS = [f"{k}-{len(s)}d-{'w' if w else 'nw'}-{i}-{r}-ls{ls}" for k, s, w, i,
 
 
 @pytest.mark.parametrize("kind,shape,weighted,ignore,reduction,smoothing", GRID, ids=GRID_IDS)
-def test_loss_and_its_gradient_match_torch(backend, kind, shape, weighted, ignore, reduction, smoothing):
-    """cross_entropy_loss = F.cross_entropy; cross_entropy_loss_grad = its autograd."""
+def test_loss_gradient_and_backward_match_torch(kind, shape, weighted, ignore, reduction, smoothing):
+    """On every backend: cross_entropy_loss = F.cross_entropy and
+    cross_entropy_loss_grad = its autograd gradient; on the torch face, the
+    hand-written backward = autograd's, under a non-uniform upstream gradient.
+
+    The backends are looped over inside (not parametrized) to keep the
+    grid's 216 cells cheap; each failure message names the backend.
+    """
     logits, target, weight, ignore_index = make_case(1, shape, kind, ignore, weighted)
     options = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=smoothing)
     z, t, w = torch_inputs(logits, target, weight, requires_grad=True)
     expected = F.cross_entropy(z, t, weight=w, **options)
     expected.sum().backward()  # "none": the gradient of the sum
-    x, tt, ww = to_backend(backend, logits, target, weight)
-    got = backend.mod.cross_entropy_loss(x, tt, weight=ww, **options)
-    assert tuple(got.shape) == tuple(expected.shape)
-    assert backend.dtype_name(got) == "float64"
-    assert_close(backend.to_numpy(got), expected.detach().numpy(), rtol=1e-12, atol=1e-14)
-    grad = backend.mod.cross_entropy_loss_grad(x, tt, weight=ww, **options)
-    assert tuple(grad.shape) == shape
-    assert_close(backend.to_numpy(grad), z.grad.numpy(), rtol=1e-12, atol=1e-14)
+    expected_grad = z.grad.numpy().copy()
+    for backend in BACKENDS:
+        x, tt, ww = to_backend(backend, logits, target, weight)
+        got = backend.mod.cross_entropy_loss(x, tt, weight=ww, **options)
+        assert tuple(got.shape) == tuple(expected.shape), backend.label
+        assert backend.dtype_name(got) == "float64", backend.label
+        assert_close(backend.to_numpy(got), expected.detach().numpy(), rtol=1e-12, atol=1e-14, msg=backend.label)
+        grad = backend.mod.cross_entropy_loss_grad(x, tt, weight=ww, **options)
+        assert tuple(grad.shape) == shape, backend.label
+        assert_close(backend.to_numpy(grad), expected_grad, rtol=1e-12, atol=1e-14, msg=backend.label)
 
-
-@pytest.mark.parametrize("kind,shape,weighted,ignore,reduction,smoothing", GRID, ids=GRID_IDS)
-def test_torch_face_backward_matches_torch_autograd(kind, shape, weighted, ignore, reduction, smoothing):
-    logits, target, weight, ignore_index = make_case(3, shape, kind, ignore, weighted)
-    options = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=smoothing)
-    z, t, w = torch_inputs(logits, target, weight, requires_grad=True)
-    upstream = torch.linspace(0.5, 1.5, math.prod(F.cross_entropy(z, t, weight=w, **options).shape))
-    out = F.cross_entropy(z, t, weight=w, **options)
-    (out * upstream.reshape(out.shape)).sum().backward()
+    z.grad = None
+    upstream = torch.linspace(0.5, 1.5, math.prod(expected.shape), dtype=torch.float64).reshape(expected.shape)
+    (F.cross_entropy(z, t, weight=w, **options) * upstream).sum().backward()
     mine = z.detach().clone().requires_grad_(True)
-    out_mine = ctorch.cross_entropy_loss(mine, t, weight=w, **options)
-    (out_mine * upstream.reshape(out_mine.shape)).sum().backward()
-    assert_close(mine.grad.numpy(), z.grad.numpy(), rtol=1e-12, atol=1e-14)
+    (ctorch.cross_entropy_loss(mine, t, weight=w, **options) * upstream).sum().backward()
+    assert_close(mine.grad.numpy(), z.grad.numpy(), rtol=1e-12, atol=1e-14, msg="torch backward")
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -129,15 +130,16 @@ NLL_GRID = list(itertools.product(SHAPES, [False, True], IGNORE + ["in-range"], 
 
 
 @pytest.mark.parametrize("shape,weighted,ignore,reduction", NLL_GRID)
-def test_nll_loss_matches_torch(backend, shape, weighted, ignore, reduction):
+def test_nll_loss_matches_torch(shape, weighted, ignore, reduction):
     logits, target, weight, ignore_index = make_case(4, shape, "index", ignore, weighted)
     log_probs = torch.log_softmax(torch.from_numpy(logits), 0 if len(shape) == 1 else 1).numpy()
     z, t, w = torch_inputs(log_probs, target, weight)
     expected = F.nll_loss(z, t, weight=w, ignore_index=ignore_index, reduction=reduction).numpy()
-    x, tt, ww = to_backend(backend, log_probs, target, weight)
-    got = backend.mod.nll_loss(x, tt, weight=ww, ignore_index=ignore_index, reduction=reduction)
-    assert tuple(got.shape) == expected.shape
-    assert_close(backend.to_numpy(got), expected, rtol=1e-12, atol=1e-14)
+    for backend in BACKENDS:  # looped, not parametrized: cheap cells
+        x, tt, ww = to_backend(backend, log_probs, target, weight)
+        got = backend.mod.nll_loss(x, tt, weight=ww, ignore_index=ignore_index, reduction=reduction)
+        assert tuple(got.shape) == expected.shape, backend.label
+        assert_close(backend.to_numpy(got), expected, rtol=1e-12, atol=1e-14, msg=backend.label)
 
 
 @pytest.mark.parametrize("kind", ["index", "prob"])
