@@ -214,6 +214,10 @@ def test_fast_cross_entropy_falls_back_for_probabilities_and_nan(rng):
     np.testing.assert_array_equal(
         kernels.cross_entropy_loss(z, p), teaching_losses.cross_entropy_loss(z, p)
     )
+    np.testing.assert_array_equal(
+        kernels.cross_entropy_loss_grad(z, p),
+        teaching_losses.cross_entropy_loss_grad(z, p),
+    )
     z[0, 0] = np.nan
     y = np.array([0, 1, 2, 3, 0])
     assert np.isnan(kernels.cross_entropy_loss(z, y))
