@@ -13,10 +13,16 @@ import numpy as np
 import pytest
 import sklearn.datasets
 import torch
-from conftest import assert_close
+from support import FACES, assert_close
 
 from coursepkg import data
 from coursepkg import torch as ctorch
+
+
+@pytest.fixture(params=FACES, ids=lambda b: b.label)
+def backend(request):
+    """Models and data live in the two public faces only."""
+    return request.param
 
 EXPECTED_DTYPES = {"numpy": ("float64", "int64"), "torch": ("float32", "int64")}
 

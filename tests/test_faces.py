@@ -7,7 +7,7 @@ import inspect
 import numpy as np
 import pytest
 import torch
-from conftest import assert_close
+from support import assert_close
 
 from coursepkg import numpy as cnp
 from coursepkg import torch as ctorch

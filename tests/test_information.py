@@ -10,7 +10,7 @@ import pytest
 import scipy.special
 import scipy.stats
 import torch
-from conftest import assert_close, dtype_tol
+from support import assert_close, dtype_tol
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.special
 import torch
-from conftest import assert_close, dtype_tol
+from support import assert_close, dtype_tol
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays

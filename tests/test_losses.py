@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import BACKENDS, assert_close, dtype_tol
+from support import BACKENDS, assert_close, dtype_tol
 
 from coursepkg import numpy as cnp
 from coursepkg import torch as ctorch

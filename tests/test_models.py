@@ -14,11 +14,17 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import assert_close
+from support import FACES, assert_close
 
 from coursepkg import models
 from coursepkg import numpy as cnp
 from coursepkg import torch as ctorch
+
+
+@pytest.fixture(params=FACES, ids=lambda b: b.label)
+def backend(request):
+    """Models and data live in the two public faces only."""
+    return request.param
 
 D, H, K, N = 5, 7, 4, 12
 
