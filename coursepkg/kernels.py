@@ -129,13 +129,14 @@ def _shifted(xb, w):
 
     ``m`` is taken at the argmax ``idx``, so exactly one entry per row is
     the split-off maximum (ties included), as in the teaching version.
+    The subtraction runs in float64 (``dtype=``), so for float32 input it is
+    exact: no rounding error enters the exponentials.
     """
     idx = xb.argmax(axis=1, keepdims=True)
     m = np.take_along_axis(xb, idx, axis=1)
     if not np.isfinite(m).all():
         return None
-    np.copyto(w, xb)
-    np.subtract(w, m, out=w)
+    np.subtract(xb, m, out=w, dtype=np.float64)
     return m, idx
 
 
@@ -143,29 +144,112 @@ def _view(flat, shape):
     return flat[: math.prod(shape)].reshape(shape)
 
 
+#: float32 rows with ``|m|`` up to this take ``exp(x)`` in float64 without a
+#: shift: ``e^600`` is far from the float64 overflow, and what float64
+#: underflow loses (below ``5e-324 * e^600``) is far below float32's reach.
+_F32_EXP64_UNSHIFTED = 600.0
+#: ``1 / S`` must be a normal float32 for the unshifted float32 softmax.
+_S_MAX32 = 1.0 / float(np.finfo(np.float32).tiny)
+
+
+def _softmax_f32_unshifted(xb, ob) -> bool:
+    r"""float32 softmax of ``xb`` into ``ob`` with float32 ``exp``; or False.
+
+    The max shift exists only to keep ``exp`` in range, and the float32
+    row sums tell whether the range was safe without it:
+
+    - ``S <= 1/tiny`` (``1/S`` a normal float32): no ``exp`` overflowed;
+    - ``S >= 1``: every entry whose ``exp(x)`` underflowed (``x < -87.3``)
+      has a probability ``e^x / S < tiny`` too, subnormal either way.
+
+    Dropping the shift is also *more* accurate: ``x - m`` rounded to
+    float32 is off by up to half an ULP of ``|x - m|``, a relative error of
+    ``|x - m|`` ULPs in the exponential (30+ ULP at sigma = 30), while ``x``
+    itself is exact.  So
+
+    .. math:: p_i = e^{x_i} \cdot \operatorname{fl}_{32}(1 / S),
+              \qquad S = \textstyle\sum_j e^{x_j} \text{ (float64)}
+
+    is three passes, no maximum at all: ``exp`` in place in the output, a
+    float64-accumulated sum, one multiply by the reciprocal (cheaper than a
+    division).  Errors at most: NumPy's float32 ``exp`` (2.5 ULP, measured),
+    the reciprocal (0.5) and the product (0.5), within the 8-ULP target.
+    Returns False (``ob`` then holds garbage) when a row is out of range
+    (NaN, +inf, all -inf included); the caller recomputes the block.
+    """
+    np.exp(xb, out=ob)
+    s = np.add.reduce(ob, axis=1, keepdims=True, dtype=np.float64)
+    if not ((s >= 1.0) & (s <= _S_MAX32)).all():
+        return False
+    np.multiply(ob, (1.0 / s).astype(np.float32), out=ob)
+    return True
+
+
 def _softmax3(x3, temperature=1.0):
     """Softmax over axis 1 of ``(A, C, B)``; None if a maximum is not finite."""
     out = np.empty_like(x3)
     blocks = _blocks(*x3.shape)
+    f32 = x3.dtype == np.float32
+    # float32 with a temperature: x / T rounds, so those blocks (and the
+    # rare float32 blocks outside the unshifted range) run in float64
+    unshifted = f32 and temperature == 1.0
 
     def kernel(part):
-        flat = _scratch(blocks, x3.shape[1])
+        flat = _scratch(blocks, x3.shape[1]) if f32 else None
         for sa, sb in part:
-            xb = x3[sa, :, sb]
-            w = _view(flat, xb.shape)
-            np.copyto(w, xb)
+            xb, ob = x3[sa, :, sb], out[sa, :, sb]
+            if unshifted and _softmax_f32_unshifted(xb, ob):
+                continue
+            # float64 work: in the output block itself for float64 input,
+            # in a float64 scratch block (rounded once at the end) for float32
+            w = ob if not f32 else _view(flat, xb.shape)
             if temperature != 1.0:
-                np.divide(w, temperature, out=w)
-            m = w.max(axis=1, keepdims=True)
+                np.divide(xb, temperature, out=w, dtype=np.float64)
+                src = w
+            else:
+                src = xb
+            m = src.max(axis=1, keepdims=True)
             if not np.isfinite(m).all():
                 return False
-            np.subtract(w, m, out=w)
+            np.subtract(src, m, out=w, dtype=np.float64)
             np.exp(w, out=w)
-            np.divide(w, w.sum(axis=1, keepdims=True), out=w)
-            np.copyto(out[sa, :, sb], w, casting="same_kind")
+            # one reciprocal per row and a multiply: cheaper than dividing
+            # every entry, and 0.5 ULP of float64 is far below any target
+            np.multiply(w, 1.0 / w.sum(axis=1, keepdims=True), out=w)
+            if f32:
+                np.copyto(ob, w, casting="same_kind")
         return True
 
     return out if _run(kernel, blocks, x3.size) else None
+
+
+def _log_norm_f32(xb, w):
+    r"""float32 rows: ``(m, idx, L)`` with ``L = log1p(rest)``, or None.
+
+    ``rest`` must be accurate (NumPy's float32 ``exp`` is off by up to 2.5
+    ULP: too much for the largest entry, which is ``-L`` itself), so the
+    exponentials are float64; but for ``|m| <=`` :data:`_F32_EXP64_UNSHIFTED`
+    they need no shift either: ``exp(x)`` straight from float32 into the
+    float64 scratch (one pass instead of copy, subtract, exp) and
+
+    .. math:: \mathrm{rest} = e^{-m} \sum_{j \ne k} e^{x_j}.
+
+    The other rows (and ``w``) go through :func:`_shifted`.
+    """
+    idx = xb.argmax(axis=1, keepdims=True)
+    m = np.take_along_axis(xb, idx, axis=1)
+    if not (np.abs(m) <= _F32_EXP64_UNSHIFTED).all():
+        res = _shifted(xb, w)
+        if res is None:
+            return None
+        np.exp(w, out=w)
+        np.put_along_axis(w, res[1], 0.0, axis=1)
+        return res[0], res[1], np.log1p(w.sum(axis=1, keepdims=True))
+    np.exp(xb, out=w, dtype=np.float64)
+    np.put_along_axis(w, idx, 0.0, axis=1)
+    m64 = m.astype(np.float64)
+    rest = w.sum(axis=1, keepdims=True) * np.exp(-m64)
+    return m, idx, np.log1p(rest)
 
 
 def softmax(x, axis=-1, temperature=1.0):
@@ -221,22 +305,31 @@ def log_softmax(x, axis=-1):
     x3 = _three_d(x, axis)
     out = np.empty_like(x3)
     blocks = _blocks(*x3.shape)
+    f32 = x3.dtype == np.float32
 
     def kernel(part):
         flat = _scratch(blocks, x3.shape[1])
-        flat2 = np.empty_like(flat)
         for sa, sb in part:
-            xb = x3[sa, :, sb]
-            w = _view(flat, xb.shape)
-            e = _view(flat2, xb.shape)
-            res = _shifted(xb, w)
+            xb, ob = x3[sa, :, sb], out[sa, :, sb]
+            e = _view(flat, xb.shape)
+            if f32:
+                res = _log_norm_f32(xb, e)
+                if res is None:
+                    return False
+                m, _, lognorm = res
+                # (x - m) - L in float32: two roundings, each at most half
+                # an ULP of the result (|x - m| and L are both <= |result|)
+                np.subtract(xb, m, out=ob)
+                np.subtract(ob, lognorm.astype(np.float32), out=ob)
+                continue
+            # float64: x - m straight into the output block, exp into the
+            # scratch, then the output shifted once more in place
+            res = _shifted(xb, ob)
             if res is None:
                 return False
-            np.exp(w, out=e)
+            np.exp(ob, out=e)
             np.put_along_axis(e, res[1], 0.0, axis=1)
-            rest = e.sum(axis=1, keepdims=True)
-            np.subtract(w, np.log1p(rest), out=w)
-            np.copyto(out[sa, :, sb], w, casting="same_kind")
+            np.subtract(ob, np.log1p(e.sum(axis=1, keepdims=True)), out=ob)
         return True
 
     if not _run(kernel, blocks, x.size):
@@ -259,11 +352,21 @@ def _lse3(x3, extra_weight=None):
     wsum = np.empty((a, 1, b)) if extra_weight is not None else None
     blocks = _blocks(a, c, b)
 
+    f32 = x3.dtype == np.float32
+
     def kernel(part):
         flat = _scratch(blocks, c)
         for sa, sb in part:
             xb = x3[sa, :, sb]
             w = _view(flat, xb.shape)
+            if f32 and wsum is None:
+                # no array of the input's size at all: exp into the small
+                # reused float64 block, one sum per row
+                res = _log_norm_f32(xb, w)
+                if res is None:
+                    return False
+                mx[sa, :, sb], _, lognorm[sa, :, sb] = res
+                continue
             res = _shifted(xb, w)
             if res is None:
                 return False

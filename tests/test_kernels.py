@@ -268,3 +268,67 @@ def test_torch_face_fused_backward_passes_gradcheck(rng):
             ),
             (z,),
         )
+
+
+# ------------------------------------------------- float32 fast paths
+
+def _float32_rows(rng):
+    """Rows for every float32 path: in range, overflowing, underflowing."""
+    x = rng.standard_normal((48, 700)) * 4
+    x[0:4] *= 30  # sigma ~ 120: exp(x) overflows, the shifted path runs
+    x[4:8] -= 30  # every exp(x) tiny, S < 1: shifted path again
+    x[8:12] += 1e4  # |m| > 600: the float64 exp needs the shift
+    x[12:16, 0] = 60.0  # one dominant logit: rest ~ e^-50
+    x[16:20] = np.round(x[16:20])  # ties at the maximum
+    x[20:24, ::3] = -np.inf
+    x[24:26] = -85.0 + rng.standard_normal((2, 700))  # exp(x) near underflow
+    x[26:28] = 88.5 + 0.1 * rng.standard_normal((2, 700))  # near overflow
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_float32_fast_paths_agree_with_forced_shifted_path(name, rng, monkeypatch):
+    # the unshifted float32 paths (float32 exp for softmax, float64 exp of
+    # x itself for log_softmax/logsumexp) against the always-shifted float64
+    # path, in the same blocks as mixed rows that must fall back
+    fast, teaching = FUNCS[name]
+    x = _float32_rows(rng)
+    exact = teaching(x.astype(np.float64))
+    got = fast(x)
+    monkeypatch.setattr(kernels, "_S_MAX32", 0.0)  # softmax: never unshifted
+    monkeypatch.setattr(kernels, "_F32_EXP64_UNSHIFTED", -1.0)
+    shifted = fast(x)
+    if name == "softmax":
+        normal = exact > np.finfo(np.float32).tiny
+        bound = 8.0
+    else:
+        normal = np.isfinite(exact)
+        bound = 2.0 if name == "log_softmax" else 1.0
+    for out in (got, shifted):
+        assert out.dtype == np.float32
+        assert ulp_error(out, exact)[normal].max() <= bound
+        np.testing.assert_allclose(out, teaching(x), rtol=2e-5, atol=1e-37)
+    if name == "log_softmax":  # the largest entry: -log1p(rest), <= 1 ULP
+        rows, top = np.arange(len(x)), x.argmax(axis=1)
+        assert ulp_error(got[rows, top], exact[rows, top]).max() <= 1.0
+
+
+def test_float32_softmax_unshifted_special_rows_fall_back(rng):
+    x = np.array(
+        [[0.0, np.inf, 1.0], [-np.inf] * 3, [np.nan, 1.0, 2.0], [-200.0, -201.0, -199.0],
+         [100.0, 99.0, 0.0], [1.0, 2.0, 3.0]],
+        dtype=np.float32,
+    )
+    np.testing.assert_array_equal(
+        np.isnan(kernels.softmax(x)), np.isnan(teaching_sm.softmax(x))
+    )
+    np.testing.assert_allclose(
+        kernels.softmax(x[3:]), teaching_sm.softmax(x[3:].astype(np.float64)),
+        rtol=1e-6, atol=1e-37,  # e^-100 / S is subnormal in float32
+    )
+    # a temperature always takes the float64 path (x / T would round)
+    z = rng.standard_normal((5, 9)).astype(np.float32)
+    np.testing.assert_allclose(
+        kernels.softmax(z, temperature=0.7),
+        teaching_sm.softmax(z.astype(np.float64), temperature=0.7), rtol=1e-6,
+    )
