@@ -114,8 +114,14 @@ def _run(kernel, blocks, n_elements: int) -> bool:
     workers = THREADS if n_elements >= _THREAD_MIN and len(blocks) > 1 else 1
     if workers == 1:
         return guarded(blocks)
-    parts = [blocks[i::workers] for i in range(workers)]
-    return all(f.result() for f in [_pool().submit(guarded, p) for p in parts])
+    # All workers pull the next block from one shared iterator (its next()
+    # is atomic under the GIL), and the calling thread is one of them.  A
+    # fixed half each would make the call as slow as the slower half: on a
+    # machine whose other core is busy, the thread there takes fewer blocks.
+    shared = iter(blocks)
+    futures = [_pool().submit(guarded, shared) for _ in range(workers - 1)]
+    ok = guarded(shared)
+    return all([ok] + [f.result() for f in futures])
 
 
 def _scratch(blocks, c: int):
