@@ -109,6 +109,8 @@ def numerical_gradient(f, x, eps=1e-6):
     check_floating(x, "x")
     eps = _check_eps(eps)
     xp = namespace(x)
+    if hasattr(x, "detach"):  # a torch tensor: perturb a copy outside autograd
+        x = x.detach()
     flat = xp.reshape(xp.asarray(x, copy=True), (-1,))
     grad = xp.zeros_like(flat)
     for i in range(flat.shape[0]):

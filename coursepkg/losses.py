@@ -26,6 +26,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
+
 from ._backend import (
     array_device,
     check_floating,
@@ -208,7 +210,8 @@ def _reduce(prob: _Problem, elementwise, denominator):
     total = xp.sum(elementwise)
     if prob.reduction == "sum":
         return total
-    return total / denominator
+    with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0/0
+        return total / denominator
 
 
 def _loss(prob: _Problem):
@@ -290,7 +293,8 @@ def _grad(prob: _Problem, grad_output=1.0):
     elif prob.reduction == "sum":
         grad = grad * grad_output
     else:
-        grad = grad * (grad_output / denominator)
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored
+            grad = grad * (grad_output / denominator)
         if prob.kind == "index":
             # ignored elements get exactly 0, also when every target is
             # ignored and the mean is 0/0 (NaN loss, zero gradient: torch)
