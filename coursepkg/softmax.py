@@ -70,7 +70,9 @@ def log_softmax_last(z):
     """``(z - m) - log1p(rest)`` along the last axis (no checks, no casts)."""
     xp = namespace(z)
     m, shift, e, rest = max_shift(z)
-    with np.errstate(divide="ignore", invalid="ignore"):  # the NaN rows
+    # NaN rows, and z - shift overflowing to -inf (-1e308 - 1e308), which is
+    # the right answer: the log-probability of that entry is -inf
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_norm = xp.where(
             xp.isfinite(m), xp.log1p(rest), xp.log(xp.sum(e, axis=-1, keepdims=True))
         )
