@@ -6,8 +6,9 @@ Run from the repository root::
     .venv/bin/python benchmarks/run.py --quick    # tiny shapes (seconds)
 
 For every function and shape it prints the median time of each
-implementation (at least 7 runs after a warm-up) and the ratios measured in
-the same run, the peak extra memory (tracemalloc for NumPy; the peak resident
+implementation (15 runs after a warm-up, interleaved with the runs of the
+implementations it is compared with; 7 for the large-vocabulary loss, which
+takes seconds a run) and the ratios measured in the same run, the peak extra memory (tracemalloc for NumPy; the peak resident
 set size for torch, whose CPU allocator tracemalloc cannot see), and the
 accuracy in float32 in units in the last place (ULP) against a float64
 reference over random and adversarial inputs.  Results are written to
@@ -55,6 +56,27 @@ def median_time(fn, repeat):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def median_times(fns, repeat):
+    """Median wall times of several functions, their runs interleaved.
+
+    Each round runs every function once (in a rotated order), so a burst of
+    load from elsewhere on a shared machine slows all of them alike instead
+    of skewing the ratio of whichever happened to be running; the ratios of
+    the medians are what the tables report.
+    """
+    for fn in fns:
+        fn()
+    gc.collect()
+    times = [[] for _ in fns]
+    for r in range(repeat):
+        for k in range(len(fns)):
+            i = (k + r) % len(fns)
+            start = time.perf_counter()
+            fns[i]()
+            times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def numpy_peak(fn):
@@ -133,9 +155,9 @@ def bench_softmax(shapes, repeat, rows):
             x = (rng.standard_normal(shape) * 3).astype(dtype)
             t = torch.from_numpy(x)
             for name, (ours, scipy_fn, torch_fn) in SOFTMAX_IMPLS.items():
-                t_ours = median_time(lambda: ours(x), repeat)
-                t_scipy = median_time(lambda: scipy_fn(x), repeat)
-                t_torch = median_time(lambda: torch_fn(t), repeat)
+                t_ours, t_scipy, t_torch = median_times(
+                    [lambda: ours(x), lambda: scipy_fn(x), lambda: torch_fn(t)],
+                    repeat)
                 rows.append(dict(
                     suite="softmax", function=name, shape=str(shape), dtype=dtype,
                     ours_s=t_ours, scipy_s=t_scipy, torch_s=t_torch,
@@ -163,9 +185,9 @@ def bench_cross_entropy(shapes, repeat, rows):
             def numpy_fb():
                 return cnp.cross_entropy_loss(x, y), cnp.cross_entropy_loss_grad(x, y)
 
-            t_torch = median_time(torch_fb, repeat)
-            t_ctorch = median_time(lambda: torch_fb(ctorch.cross_entropy_loss), repeat)
-            t_numpy = median_time(numpy_fb, repeat)
+            t_torch, t_ctorch, t_numpy = median_times(
+                [torch_fb, lambda: torch_fb(ctorch.cross_entropy_loss), numpy_fb],
+                repeat)
             rows.append(dict(
                 suite="cross_entropy", function="cross_entropy fwd+grad",
                 shape=str(shape), dtype=dtype, torch_s=t_torch,
@@ -207,7 +229,7 @@ def bench_linear_ce(n, h, v, repeat, rows):
                grads_bytes=grads_bytes)
     for name, fn in impls.items():
         got = run(fn)
-        row[f"{name}_s"] = median_time(lambda: run(fn), repeat)
+        row[f"{name}_s"] = median_time(lambda: run(fn), min(repeat, 7))
         # fresh leaves made outside the measurement: only the loss, its
         # graph and the two gradients count
         leaves = (hidden.clone().requires_grad_(), weight.clone().requires_grad_())
@@ -338,7 +360,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny shapes")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
-    parser.add_argument("--repeat", type=int, default=7,
+    parser.add_argument("--repeat", type=int, default=15,
                         help="timed runs after the warm-up (at least 7 unless --quick)")
     args = parser.parse_args(argv)
     repeat = args.repeat if args.quick else max(7, args.repeat)

@@ -320,11 +320,13 @@ def log_softmax(x, axis=-1):
     f32 = x3.dtype == np.float32
 
     def kernel(part):
-        flat = _scratch(blocks, x3.shape[1])
+        # float32 needs a float64 scratch block for its exponentials;
+        # float64 works in the output block alone
+        flat = _scratch(blocks, x3.shape[1]) if f32 else None
         for sa, sb in part:
             xb, ob = x3[sa, :, sb], out[sa, :, sb]
-            e = _view(flat, xb.shape)
             if f32:
+                e = _view(flat, xb.shape)
                 res = _log_norm_f32(xb, e)
                 if res is None:
                     return False
@@ -334,14 +336,19 @@ def log_softmax(x, axis=-1):
                 np.subtract(xb, m, out=ob)
                 np.subtract(ob, lognorm.astype(np.float32), out=ob)
                 continue
-            # float64: x - m straight into the output block, exp into the
-            # scratch, then the output shifted once more in place
+            # float64: exp(x - m) in the output block itself, its row sums,
+            # then x - m computed again (the same bits) and shifted by the
+            # log normaliser: one extra subtraction instead of a scratch
+            # block, so the output is the only large allocation
             res = _shifted(xb, ob)
             if res is None:
                 return False
-            np.exp(ob, out=e)
-            np.put_along_axis(e, res[1], 0.0, axis=1)
-            np.subtract(ob, np.log1p(e.sum(axis=1, keepdims=True)), out=ob)
+            m, idx = res
+            np.exp(ob, out=ob)
+            np.put_along_axis(ob, idx, 0.0, axis=1)
+            lognorm = np.log1p(ob.sum(axis=1, keepdims=True))
+            np.subtract(xb, m, out=ob)
+            np.subtract(ob, lognorm, out=ob)
         return True
 
     if not _run(kernel, blocks, x.size):
