@@ -332,3 +332,59 @@ def test_float32_softmax_unshifted_special_rows_fall_back(rng):
         kernels.softmax(z, temperature=0.7),
         teaching_sm.softmax(z.astype(np.float64), temperature=0.7), rtol=1e-6,
     )
+
+
+# ------------------------------------- float32 log_softmax in its own output
+
+
+@pytest.mark.parametrize(
+    "shape,axis,elements",
+    [
+        ((7, 33), -1, 66),  # blocks of 2 rows, an odd last block, odd rows (4-byte offsets)
+        ((5, 9), -1, 27),  # blocks of 3 rows: pieces of 1, 1, 1 rows
+        ((4, 101), -1, 50),  # one long row per block: split along the axis
+        ((3, 6, 5), 1, 30),  # one (C, B) slab per block: split along B
+        ((3, 6, 5), 1, 60),  # two slabs per block
+        ((6, 1), -1, 4),  # a single entry per row: log_softmax is 0
+        ((3, 40, 9), 1, 100),  # a slab is larger than a block: strided scratch path
+    ],
+)
+def test_float32_log_softmax_in_output_every_geometry(shape, axis, elements, rng, monkeypatch):
+    # the float64 exponentials live in the block's own output memory, half a
+    # block at a time: every way of halving a block gives the float64 answer
+    monkeypatch.setattr(kernels, "_LSM32_ELEMENTS", elements)
+    monkeypatch.setattr(kernels, "_THREAD_MIN", 0)
+    for x in adversarial(rng, shape):
+        x = x.astype(np.float32)
+        exact = teaching_sm.log_softmax(x.astype(np.float64), axis=axis)
+        got = kernels.log_softmax(x, axis=axis)
+        finite = np.isfinite(exact)
+        np.testing.assert_array_equal(np.isfinite(got), finite)
+        assert (ulp_error(got, exact)[finite] <= 2.0).all()
+
+
+def test_float32_log_softmax_in_output_shifted_block(rng, monkeypatch):
+    # a block with one |m| > 600 row takes exp(x - m) for all its rows
+    monkeypatch.setattr(kernels, "_LSM32_ELEMENTS", 400)
+    x = rng.standard_normal((9, 100)).astype(np.float32)
+    x[4] += 1e4
+    exact = teaching_sm.log_softmax(x.astype(np.float64))
+    assert ulp_error(kernels.log_softmax(x), exact).max() <= 2.0
+
+
+@pytest.mark.parametrize("shape", [(512, 1000), (64, 8000)])
+def test_float32_log_softmax_allocates_only_its_result(shape, rng):
+    import tracemalloc
+
+    x = rng.standard_normal(shape).astype(np.float32)
+    kernels.log_softmax(x)  # warm up: the thread pool, NumPy's caches
+    tracemalloc.start()
+    try:
+        kernels.log_softmax(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the result, a few float64 numbers per row (m, L, the row sums) and
+    # NumPy's casting buffers (8192 float64, per thread and call); a float64
+    # scratch block per thread would be megabytes
+    assert peak <= x.nbytes + 64 * shape[0] + 4 * 65536, peak / x.nbytes
