@@ -140,6 +140,18 @@ def _scratch(blocks, c: int):
     return np.empty(n, dtype=np.float64)
 
 
+def _argmax1(xb):
+    """``xb.argmax(axis=1, keepdims=True)`` for an ``(A, C, B)`` block.
+
+    With ``B = 1`` it runs on the 2-D view: NumPy's argmax over the middle
+    axis of ``(A, C, 1)`` holds the GIL (measured: two threads run it no
+    faster than one), over the last axis of ``(A, C)`` it does not.
+    """
+    if xb.shape[2] == 1:
+        return xb[:, :, 0].argmax(axis=1)[:, None, None]
+    return xb.argmax(axis=1, keepdims=True)
+
+
 def _shifted(xb, w):
     """Fill ``w`` (float64) with ``xb - m``; return ``(m, idx)`` or None.
 
@@ -148,7 +160,7 @@ def _shifted(xb, w):
     The subtraction runs in float64 (``dtype=``), so for float32 input it is
     exact: no rounding error enters the exponentials.
     """
-    idx = xb.argmax(axis=1, keepdims=True)
+    idx = _argmax1(xb)
     m = np.take_along_axis(xb, idx, axis=1)
     if not np.isfinite(m).all():
         return None
@@ -254,7 +266,7 @@ def _log_norm_f32(xb, w):
 
     The other rows (and ``w``) go through :func:`_shifted`.
     """
-    idx = xb.argmax(axis=1, keepdims=True)
+    idx = _argmax1(xb)
     m = np.take_along_axis(xb, idx, axis=1)
     if not (np.abs(m) <= _F32_EXP64_UNSHIFTED).all():
         res = _shifted(xb, w)
@@ -311,8 +323,13 @@ def _log_softmax_f32_in_output(xb, ob) -> bool:
     ``exp(x - m)`` with the exact float64 shift otherwise.  So no array but
     the result is ever allocated.  Returns False if a maximum is not finite.
     """
-    idx = xb.argmax(axis=1, keepdims=True)
-    m = np.take_along_axis(xb, idx, axis=1)
+    r, c, b = xb.shape
+    idx = _argmax1(xb)
+    # flat positions of the maxima in the contiguous block: plain indexing
+    # (take/put_along_axis spend ~20 us a call holding the GIL, which the
+    # other thread then waits for)
+    pos = idx * b + (np.arange(r)[:, None, None] * (c * b) + np.arange(b))
+    m = xb.reshape(-1)[pos]
     if not np.isfinite(m).all():
         return False
     shifted = not (np.abs(m) <= _F32_EXP64_UNSHIFTED).all()
@@ -338,12 +355,17 @@ def _log_softmax_f32_in_output(xb, ob) -> bool:
             np.exp(w, out=w)
         else:
             np.exp(xp, out=w, dtype=np.float64)
-        if axis == 1:  # a single row: zero its maximum if it is in this piece
+        # zero the maxima of this piece: (q, C, B) rows, or (1, C, q) columns,
+        # or a stretch of a single row that may or may not hold its maximum
+        if axis == 0:
+            w.reshape(-1)[pos[piece] - piece.start * (c * b)] = 0.0
+        elif axis == 2:
+            q = piece.stop - piece.start
+            w.reshape(-1)[idx[:, :, piece] * q + np.arange(q)] = 0.0
+        else:
             k = int(idx[0, 0, 0]) - piece.start
             if 0 <= k < w.shape[1]:
                 w[0, k, 0] = 0.0
-        else:
-            np.put_along_axis(w, idx[rows], 0.0, axis=1)
         rest[rows] += w.sum(axis=1, keepdims=True)
     if not shifted:
         rest *= np.exp(-m.astype(np.float64))
