@@ -6,10 +6,12 @@ Run from the repository root::
     .venv/bin/python benchmarks/run.py --quick    # tiny shapes (seconds)
 
 For every function and shape it prints the median time of each
-implementation (15 runs after a warm-up, interleaved with the runs of the
-implementations it is compared with; 7 for the large-vocabulary loss, which
-takes seconds a run) and the ratios measured in the same run, the peak extra memory (tracemalloc for NumPy; the peak resident
-set size for torch, whose CPU allocator tracemalloc cannot see), and the
+implementation (15 timed runs after a warm-up, interleaved with the runs of
+the implementations it is compared with, each after an untimed settling
+run; 7 for the large-vocabulary loss, which takes seconds a run) and the
+ratios measured in the same run, the peak extra memory (tracemalloc for
+NumPy; the peak resident set size for torch, whose CPU allocator
+tracemalloc cannot see), and the
 accuracy in float32 in units in the last place (ULP) against a float64
 reference over random and adversarial inputs.  Results are written to
 ``benchmarks/results/results.json`` and ``.csv`` (or ``--out DIR``).
@@ -61,10 +63,17 @@ def median_time(fn, repeat):
 def median_times(fns, repeat):
     """Median wall times of several functions, their runs interleaved.
 
-    Each round runs every function once (in a rotated order), so a burst of
-    load from elsewhere on a shared machine slows all of them alike instead
-    of skewing the ratio of whichever happened to be running; the ratios of
-    the medians are what the tables report.
+    Each round runs every function (in a rotated order), so a burst of load
+    from elsewhere on a shared machine slows all of them alike instead of
+    skewing the ratio of whichever happened to be running; the ratios of the
+    medians are what the tables report.
+
+    In a round each function runs twice and only the second run is timed.
+    The untimed run absorbs what the previous function left behind: torch's
+    OpenMP workers keep spinning on both cores for a while after a torch
+    call, and a NumPy kernel timed right after one ran up to 1.7x slower
+    (measured: cross-entropy forward + gradient at (4096, 1000), 12.4 ms
+    against 7.2 ms once settled; torch's own time did not change).
     """
     for fn in fns:
         fn()
@@ -73,6 +82,7 @@ def median_times(fns, repeat):
     for r in range(repeat):
         for k in range(len(fns)):
             i = (k + r) % len(fns)
+            fns[i]()
             start = time.perf_counter()
             fns[i]()
             times[i].append(time.perf_counter() - start)

@@ -5,13 +5,15 @@ The teaching versions (:mod:`coursepkg.softmax`, :mod:`coursepkg.logsumexp`,
 every intermediate a fresh array.  The functions here compute the same
 numbers for ``float32`` and ``float64`` NumPy arrays with three levers:
 
-- **cache-sized blocks**: the reduction axis is viewed as the middle axis of
-  an ``(A, C, B)`` array and processed a block of about
-  :data:`BLOCK_BYTES` at a time, so each element is read from main memory
-  once and every later pass over it hits the cache;
+- **blocks**: the reduction axis is viewed as the middle axis of an
+  ``(A, C, B)`` array and processed a block at a time (a cache-sized
+  :data:`BLOCK_BYTES` where a float64 scratch block is needed, larger where
+  the work happens in the output), so each element is read from main memory
+  once and the later passes over it mostly hit the cache;
 - **in place**: exponentials, shifts and divisions write into one scratch
-  block or straight into the output (``out=`` buffers), so the only large
-  allocation is the result itself;
+  block or straight into the output (``out=`` buffers; float32
+  log_softmax even keeps its float64 exponentials in its own output
+  block), so the only large allocation is the result itself;
 - **two threads**: NumPy releases the GIL inside its loops, so the blocks are
   shared between :data:`THREADS` worker threads.
 
@@ -56,12 +58,22 @@ __all__ = [
     "THREADS",
 ]
 
-#: Bytes of ``float64`` scratch per block: half of this machine's 2 MiB L2
-#: cache per core.  Smaller blocks cost more in per-call Python overhead
-#: than they gain in locality: measured on a quiet 2-core EPYC, a
-#: (4096, 1000) float32 log_softmax went from 0.5x to 1.5-1.8x SciPy's speed
-#: when the block grew from 256 KiB to 1 MiB (two threads).
+#: Bytes of ``float64`` scratch per block, for the kernels that need a
+#: scratch block (logsumexp, the cross-entropy loss, float32 log_softmax
+#: over a middle axis): the L2 cache of one core of the 2-core EPYC this was
+#: tuned on.  Smaller blocks cost more in per-call Python overhead than they
+#: gain in locality: a (4096, 1000) float32 log_softmax went from 0.5x to
+#: 1.5-1.8x SciPy's speed when the block grew from 256 KiB to 1 MiB.
 BLOCK_BYTES = 1024 * 1024
+#: Entries per block for the kernels that work in their own output
+#: (softmax, log_softmax).  Larger than the float64 scratch blocks: each
+#: block costs one to two dozen NumPy calls, and with two threads a thread
+#: whose call returns while the other holds the GIL waits for it; short
+#: calls let one thread take the GIL back before the other wakes up.
+#: Measured on the 2-core EPYC (two threads, float32 log_softmax of a
+#: (4096, 1000) input): 0.8x SciPy's speed with 2**16 entries per block,
+#: 1.2-1.4x with 2**17 and 2**19; softmax went from 2.3x to 2.6-2.8x.
+_OUT_ELEMENTS = 1 << 19
 #: Worker threads (at most 2 by default; ``COURSEPKG_THREADS`` overrides).
 THREADS = max(1, int(os.environ.get("COURSEPKG_THREADS", min(2, os.cpu_count() or 1))))
 #: Below this many elements one thread is faster than two.
@@ -177,10 +189,11 @@ def _view(flat, shape):
 #: underflow loses (below ``5e-324 * e^600``) is far below float32's reach.
 _F32_EXP64_UNSHIFTED = 600.0
 #: ``1 / S`` must be a normal float32 for the unshifted float32 softmax.
-_S_MAX32 = 1.0 / float(np.finfo(np.float32).tiny)
+_TINY32 = float(np.finfo(np.float32).tiny)
+_S_MAX32 = 1.0 / _TINY32
 
 
-def _softmax_f32_unshifted(xb, ob) -> bool:
+def _softmax_f32_unshifted(xb, ob, scale=None) -> bool:
     r"""float32 softmax of ``xb`` into ``ob`` with float32 ``exp``; or False.
 
     The max shift exists only to keep ``exp`` in range, and the float32
@@ -209,24 +222,34 @@ def _softmax_f32_unshifted(xb, ob) -> bool:
     s = np.add.reduce(ob, axis=1, keepdims=True, dtype=np.float64)
     if not ((s >= 1.0) & (s <= _S_MAX32)).all():
         return False
-    np.multiply(ob, (1.0 / s).astype(np.float32), out=ob)
+    r = (1.0 if scale is None else scale) / s
+    # a row factor (the cross-entropy gradient's) must stay a normal float32
+    if scale is not None and not ((r == 0) | (np.abs(r) >= _TINY32)).all():
+        return False
+    np.multiply(ob, r.astype(np.float32), out=ob)
     return True
 
 
-def _softmax3(x3, temperature=1.0):
-    """Softmax over axis 1 of ``(A, C, B)``; None if a maximum is not finite."""
+def _softmax3(x3, temperature=1.0, scale=None):
+    """Softmax over axis 1 of ``(A, C, B)``; None if a maximum is not finite.
+
+    ``scale`` (float64, ``(A, 1, B)``) multiplies each row, folded into the
+    normalisation: ``scale * e^x / S`` costs no extra pass over the block.
+    """
     out = np.empty_like(x3)
-    blocks = _blocks(*x3.shape)
     f32 = x3.dtype == np.float32
     # float32 with a temperature: x / T rounds, so those blocks (and the
-    # rare float32 blocks outside the unshifted range) run in float64
+    # rare float32 blocks outside the unshifted range) run in float64, in a
+    # scratch block; everything else works in the output
     unshifted = f32 and temperature == 1.0
+    blocks = _blocks(*x3.shape, None if f32 and not unshifted else _OUT_ELEMENTS)
 
     def kernel(part):
         flat = None  # float32 scratch, allocated only if a block needs it
         for sa, sb in part:
             xb, ob = x3[sa, :, sb], out[sa, :, sb]
-            if unshifted and _softmax_f32_unshifted(xb, ob):
+            f = None if scale is None else scale[sa, :, sb]
+            if unshifted and _softmax_f32_unshifted(xb, ob, f):
                 continue
             if f32 and flat is None:
                 flat = _scratch(blocks, x3.shape[1])
@@ -245,7 +268,7 @@ def _softmax3(x3, temperature=1.0):
             np.exp(w, out=w)
             # one reciprocal per row and a multiply: cheaper than dividing
             # every entry, and 0.5 ULP of float64 is far below any target
-            np.multiply(w, 1.0 / w.sum(axis=1, keepdims=True), out=w)
+            np.multiply(w, (1.0 if f is None else f) / w.sum(axis=1, keepdims=True), out=w)
             if f32:
                 np.copyto(ob, w, casting="same_kind")
         return True
@@ -280,15 +303,6 @@ def _log_norm_f32(xb, w):
     m64 = m.astype(np.float64)
     rest = w.sum(axis=1, keepdims=True) * np.exp(-m64)
     return m, idx, np.log1p(rest)
-
-
-#: Entries per block of the float32 log-softmax when it works in its output.
-#: Larger than the float64 scratch blocks: each block costs two dozen NumPy
-#: calls, and with two threads every call that releases the GIL may have to
-#: wait for the other thread to hand it back.  Measured on the 2-core EPYC
-#: (two threads, a (4096, 1000) input): 0.8x SciPy's speed with 2**16 entries
-#: per block, 1.2-1.4x with 2**17 and 1.4-1.7x with 2**19.
-_LSM32_ELEMENTS = 1 << 19
 
 
 def _halves(r: int, c: int, b: int):
@@ -433,8 +447,8 @@ def log_softmax(x, axis=-1):
     f32 = x3.dtype == np.float32
     # float32 in big blocks when they are contiguous (whole slabs, or whole
     # rows when the axis is the last): such a block is its own scratch
-    in_output = f32 and (b == 1 or c * b <= _LSM32_ELEMENTS)
-    blocks = _blocks(a, c, b, _LSM32_ELEMENTS if in_output else None)
+    in_output = f32 and (b == 1 or c * b <= _OUT_ELEMENTS)
+    blocks = _blocks(a, c, b, _OUT_ELEMENTS if in_output or not f32 else None)
 
     def kernel(part):
         # float32 blocks that are strided slices of the output need a
@@ -674,12 +688,12 @@ def cross_entropy_loss_grad(
         scale = 1.0 / denom if denom != 0 else 0.0
     else:
         scale = 1.0
-    p = _softmax3(x3)
-    if p is None:
-        return _losses._grad(prob)
     wtot = c if wvec is None else wvec.sum()
     row_total = (1.0 - eps) * w_y + np.where(valid, eps / c * wtot, 0.0)
-    p *= (row_total * scale).astype(p.dtype)
+    # p * sum_c t_c, the row factor folded into the softmax's normalisation
+    p = _softmax3(x3, scale=np.broadcast_to(row_total * scale, w_y.shape))
+    if p is None:
+        return _losses._grad(prob)
     hit = np.take_along_axis(p, safe, axis=1)
     hit -= ((1.0 - eps) * w_y * scale).astype(p.dtype)
     np.put_along_axis(p, safe, hit, axis=1)

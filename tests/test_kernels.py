@@ -76,9 +76,14 @@ def test_blocked_and_threaded_paths_equal_one_block(name, rng, monkeypatch):
     whole = teaching(x, axis=1)
     for block_bytes, threads in ((256 * 1024, 2), (4096, 2), (4096, 1), (8, 2)):
         monkeypatch.setattr(kernels, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(kernels, "_OUT_ELEMENTS", block_bytes // 8)
         monkeypatch.setattr(kernels, "THREADS", threads)
         monkeypatch.setattr(kernels, "_THREAD_MIN", 0)
         np.testing.assert_allclose(fast(x, axis=1), whole, rtol=1e-13, atol=0)
+        # float32: the blocks that work in their output, and their fallbacks
+        got32 = fast(x.astype(np.float32), axis=1)
+        assert got32.dtype == np.float32
+        np.testing.assert_allclose(got32, whole, rtol=2e-6, atol=0)
 
 
 def test_logsumexp_keepdims_and_temperature(rng):
@@ -352,7 +357,7 @@ def test_float32_softmax_unshifted_special_rows_fall_back(rng):
 def test_float32_log_softmax_in_output_every_geometry(shape, axis, elements, rng, monkeypatch):
     # the float64 exponentials live in the block's own output memory, half a
     # block at a time: every way of halving a block gives the float64 answer
-    monkeypatch.setattr(kernels, "_LSM32_ELEMENTS", elements)
+    monkeypatch.setattr(kernels, "_OUT_ELEMENTS", elements)
     monkeypatch.setattr(kernels, "_THREAD_MIN", 0)
     for x in adversarial(rng, shape):
         x = x.astype(np.float32)
@@ -365,7 +370,7 @@ def test_float32_log_softmax_in_output_every_geometry(shape, axis, elements, rng
 
 def test_float32_log_softmax_in_output_shifted_block(rng, monkeypatch):
     # a block with one |m| > 600 row takes exp(x - m) for all its rows
-    monkeypatch.setattr(kernels, "_LSM32_ELEMENTS", 400)
+    monkeypatch.setattr(kernels, "_OUT_ELEMENTS", 400)
     x = rng.standard_normal((9, 100)).astype(np.float32)
     x[4] += 1e4
     exact = teaching_sm.log_softmax(x.astype(np.float64))
