@@ -213,6 +213,17 @@ def test_fast_cross_entropy_and_grad_equal_torch(opts, shape, rng):
     )
 
 
+def test_float32_cross_entropy_grad_with_a_subnormal_row_factor(rng):
+    # mean over 4096 rows of large logits: the row factor (1/N) / S is below
+    # the smallest normal float32, so those blocks take the float64 path
+    z = (80.0 + rng.standard_normal((4096, 16))).astype(np.float32)
+    y = rng.integers(0, 16, 4096)
+    _, grad_ref = _torch_reference(z.astype(np.float64), y, {}, None)
+    got = kernels.cross_entropy_loss_grad(z, y)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, grad_ref, rtol=1e-5, atol=1e-12)
+
+
 def test_fast_cross_entropy_falls_back_for_probabilities_and_nan(rng):
     z = rng.standard_normal((5, 4))
     p = teaching_sm.softmax(rng.standard_normal((5, 4)))
@@ -351,6 +362,7 @@ def test_float32_softmax_unshifted_special_rows_fall_back(rng):
         ((3, 6, 5), 1, 30),  # one (C, B) slab per block: split along B
         ((3, 6, 5), 1, 60),  # two slabs per block
         ((6, 1), -1, 4),  # a single entry per row: log_softmax is 0
+        ((1, 1), -1, 4),  # a block of one entry: nothing to halve
         ((3, 40, 9), 1, 100),  # a slab is larger than a block: strided scratch path
     ],
 )
