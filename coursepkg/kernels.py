@@ -66,13 +66,14 @@ __all__ = [
 #: 1.5-1.8x SciPy's speed when the block grew from 256 KiB to 1 MiB.
 BLOCK_BYTES = 1024 * 1024
 #: Entries per block for the kernels that work in their own output
-#: (softmax, log_softmax).  Larger than the float64 scratch blocks: each
-#: block costs one to two dozen NumPy calls, and with two threads a thread
-#: whose call returns while the other holds the GIL waits for it; short
-#: calls let one thread take the GIL back before the other wakes up.
-#: Measured on the 2-core EPYC (two threads, float32 log_softmax of a
-#: (4096, 1000) input): 0.8x SciPy's speed with 2**16 entries per block,
-#: 1.2-1.4x with 2**17 and 2**19; softmax went from 2.3x to 2.6-2.8x.
+#: (softmax, log_softmax).  Larger than the float64 scratch blocks, because
+#: two threads gain only from long NumPy calls: a thread whose call returns
+#: while the other holds the GIL waits for it (measured on the 2-core EPYC:
+#: ``exp`` over 4096 float64 entries ran 0.65x as fast on two threads as on
+#: one, over 65536 entries 1.7x).  Float32 log_softmax against SciPy: 0.9-1.1x
+#: with 2**17 entries per block, 1.1-1.4x with 2**19 at (4096, 1000), and
+#: 1.3x and 1.5-1.75x at (512, 32000); float32 softmax went from 2.3x to
+#: 2.6-2.8x.
 _OUT_ELEMENTS = 1 << 19
 #: Worker threads (at most 2 by default; ``COURSEPKG_THREADS`` overrides).
 THREADS = max(1, int(os.environ.get("COURSEPKG_THREADS", min(2, os.cpu_count() or 1))))
@@ -398,8 +399,9 @@ def _log_softmax_f32_in_output(xb, ob) -> bool:
     if not shifted:
         rest *= np.exp(-m.astype(np.float64))
     lognorm = np.log1p(rest).astype(np.float32)
-    # (x - m) - L in float32: two roundings, each at most half an ULP of
-    # the result (|x - m| and L are both <= |result|)
+    # (x - m) - L in float32: three roundings (x - m, L, the difference),
+    # each at most half an ULP of the result, as |x - m| and L are both
+    # <= |result|: 1.5 ULP at worst
     np.subtract(xb, m, out=ob)
     np.subtract(ob, lognorm, out=ob)
     return True
@@ -482,8 +484,8 @@ def log_softmax(x, axis=-1):
                 if res is None:
                     return False
                 m, _, lognorm = res
-                # (x - m) - L in float32: two roundings, each at most half
-                # an ULP of the result (|x - m| and L are both <= |result|)
+                # (x - m) - L in float32: three roundings, each at most
+                # half an ULP of the result (|x - m|, L <= |result|)
                 np.subtract(xb, m, out=ob)
                 np.subtract(ob, lognorm.astype(np.float32), out=ob)
                 continue
