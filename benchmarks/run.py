@@ -7,8 +7,9 @@ Run from the repository root::
 
 For every function and shape it prints the median time of each
 implementation (15 timed runs after a warm-up, interleaved with the runs of
-the implementations it is compared with, each after an untimed settling
-run; 7 for the large-vocabulary loss, which takes seconds a run) and the
+the implementation it is compared with, each after an untimed settling
+run; 7 for the large-vocabulary loss, which takes seconds a run; coursepkg
+is timed against SciPy and against torch in separate rounds) and the
 ratios measured in the same run, the peak extra memory (tracemalloc for
 NumPy; the peak resident set size for torch, whose CPU allocator
 tracemalloc cannot see), and the
@@ -165,14 +166,22 @@ def bench_softmax(shapes, repeat, rows):
             x = (rng.standard_normal(shape) * 3).astype(dtype)
             t = torch.from_numpy(x)
             for name, (ours, scipy_fn, torch_fn) in SOFTMAX_IMPLS.items():
-                t_ours, t_scipy, t_torch = median_times(
-                    [lambda: ours(x), lambda: scipy_fn(x), lambda: torch_fn(t)],
-                    repeat)
+                # two sets of interleaved rounds: coursepkg with SciPy, then
+                # coursepkg with torch.  With torch in the SciPy rounds too,
+                # its OpenMP workers (still spinning after a call) slowed the
+                # NumPy kernels' two threads: float32 log_softmax at
+                # (4096, 1000) measured 1.1-1.2x SciPy's speed instead of
+                # 1.4-1.5x (and the same 1.4-1.5x with OMP_WAIT_POLICY=passive)
+                t_ours, t_scipy = median_times(
+                    [lambda: ours(x), lambda: scipy_fn(x)], repeat)
+                t_ours_t, t_torch = median_times(
+                    [lambda: ours(x), lambda: torch_fn(t)], repeat)
                 rows.append(dict(
                     suite="softmax", function=name, shape=str(shape), dtype=dtype,
                     ours_s=t_ours, scipy_s=t_scipy, torch_s=t_torch,
+                    ours_s_torch_rounds=t_ours_t,
                     speedup_vs_scipy=t_scipy / t_ours,
-                    speedup_vs_torch=t_torch / t_ours,
+                    speedup_vs_torch=t_torch / t_ours_t,
                     ours_mem_x_input=numpy_peak(lambda: ours(x)) / x.nbytes,
                     scipy_mem_x_input=numpy_peak(lambda: scipy_fn(x)) / x.nbytes,
                 ))
