@@ -61,8 +61,22 @@ def median_time(fn, repeat):
     return statistics.median(times)
 
 
-def median_times(fns, repeat):
-    """Median wall times of several functions, their runs interleaved.
+def quartiles(num, den):
+    """First and third quartiles of the per-round ratios ``num / den``.
+
+    Runs of the same round are seconds apart at most, so their ratio is
+    what the machine gave both at that moment; the spread over rounds says
+    how far the ratio of the medians can be trusted.
+    """
+    ratios = [a / b for a, b in zip(num, den)]
+    if len(ratios) < 2:  # --quick --repeat 1
+        return ratios[0], ratios[0]
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return q1, q3
+
+
+def round_times(fns, repeat):
+    """Wall times of several functions, ``repeat`` interleaved rounds each.
 
     Each round runs every function (in a rotated order), so a burst of load
     from elsewhere on a shared machine slows all of them alike instead of
@@ -87,7 +101,7 @@ def median_times(fns, repeat):
             start = time.perf_counter()
             fns[i]()
             times[i].append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+    return times
 
 
 def numpy_peak(fn):
@@ -172,16 +186,20 @@ def bench_softmax(shapes, repeat, rows):
                 # NumPy kernels' two threads: float32 log_softmax at
                 # (4096, 1000) measured 1.1-1.2x SciPy's speed instead of
                 # 1.4-1.5x (and the same 1.4-1.5x with OMP_WAIT_POLICY=passive)
-                t_ours, t_scipy = median_times(
+                r_ours, r_scipy = round_times(
                     [lambda: ours(x), lambda: scipy_fn(x)], repeat)
-                t_ours_t, t_torch = median_times(
+                r_ours_t, r_torch = round_times(
                     [lambda: ours(x), lambda: torch_fn(t)], repeat)
+                t_ours, t_scipy, t_ours_t, t_torch = map(
+                    statistics.median, (r_ours, r_scipy, r_ours_t, r_torch))
                 rows.append(dict(
                     suite="softmax", function=name, shape=str(shape), dtype=dtype,
                     ours_s=t_ours, scipy_s=t_scipy, torch_s=t_torch,
                     ours_s_torch_rounds=t_ours_t,
                     speedup_vs_scipy=t_scipy / t_ours,
+                    speedup_vs_scipy_q=quartiles(r_scipy, r_ours),
                     speedup_vs_torch=t_torch / t_ours_t,
+                    speedup_vs_torch_q=quartiles(r_torch, r_ours_t),
                     ours_mem_x_input=numpy_peak(lambda: ours(x)) / x.nbytes,
                     scipy_mem_x_input=numpy_peak(lambda: scipy_fn(x)) / x.nbytes,
                 ))
@@ -204,15 +222,19 @@ def bench_cross_entropy(shapes, repeat, rows):
             def numpy_fb():
                 return cnp.cross_entropy_loss(x, y), cnp.cross_entropy_loss_grad(x, y)
 
-            t_torch, t_ctorch, t_numpy = median_times(
+            r_torch, r_ctorch, r_numpy = round_times(
                 [torch_fb, lambda: torch_fb(ctorch.cross_entropy_loss), numpy_fb],
                 repeat)
+            t_torch, t_ctorch, t_numpy = map(
+                statistics.median, (r_torch, r_ctorch, r_numpy))
             rows.append(dict(
                 suite="cross_entropy", function="cross_entropy fwd+grad",
                 shape=str(shape), dtype=dtype, torch_s=t_torch,
                 ctorch_s=t_ctorch, numpy_s=t_numpy,
                 numpy_over_torch=t_numpy / t_torch,
+                numpy_over_torch_q=quartiles(r_numpy, r_torch),
                 ctorch_over_torch=t_ctorch / t_torch,
+                ctorch_over_torch_q=quartiles(r_ctorch, r_torch),
                 numpy_mem_x_input=numpy_peak(numpy_fb) / x.nbytes,
                 torch_rss_x_input=rss_peak(torch_fb) / x.nbytes,
                 ctorch_rss_x_input=rss_peak(
@@ -338,18 +360,24 @@ def report_accuracy(rows):
               f"{r['log_softmax_max_entry_ulp']:>10.3g} {r['logsumexp_ulp']:>8.3g}")
 
 
+def _spread(row, key):
+    """``1.50x (1.31-1.62)``: the ratio of the medians, then its quartiles."""
+    lo, hi = row[f"{key}_q"]
+    return f"{row[key]:.2f}x ({lo:.2f}-{hi:.2f})"
+
+
 def table(rows):
     """A compact summary table of the ratios (rich when it is installed)."""
     lines = []
     for r in rows:
         if r["suite"] == "softmax":
             lines.append((r["function"], r["shape"], r["dtype"],
-                          f"{r['speedup_vs_scipy']:.2f}x", f"{r['speedup_vs_torch']:.2f}x",
+                          _spread(r, "speedup_vs_scipy"), _spread(r, "speedup_vs_torch"),
                           f"{r['ours_mem_x_input']:.2f} / {r['scipy_mem_x_input']:.2f}"))
         elif r["suite"] == "cross_entropy":
             lines.append((r["function"], r["shape"], r["dtype"],
-                          f"numpy {r['numpy_over_torch']:.2f}x torch time",
-                          f"ctorch {r['ctorch_over_torch']:.2f}x torch time",
+                          f"numpy {_spread(r, 'numpy_over_torch')} torch time",
+                          f"ctorch {_spread(r, 'ctorch_over_torch')} torch time",
                           f"{r['numpy_mem_x_input']:.2f}"))
         elif r["suite"] == "linear_cross_entropy":
             lines.append((r["function"], r["shape"], r["dtype"],
