@@ -232,13 +232,18 @@ def _softmax_f32_unshifted(xb, ob, scale=None) -> bool:
     the reciprocal (0.5) and the product (0.5), within the 8-ULP target.
     Returns False (``ob`` then holds garbage) when a row is out of range
     (NaN, +inf, all -inf included); the caller recomputes the block.
+
+    With a row factor ``scale`` (the cross-entropy gradient's ``f``) the
+    result is ``e^x * fl32(f / S)``; then ``S >= max(1, |f|)`` keeps the
+    underflowed entries below ``tiny``, and ``f / S`` must be a normal
+    float32 (or 0).
     """
     np.exp(xb, out=ob)
     s = np.add.reduce(ob, axis=1, keepdims=True, dtype=np.float64)
-    if not ((s >= 1.0) & (s <= _S_MAX32)).all():
+    floor = 1.0 if scale is None else np.maximum(1.0, np.abs(scale))
+    if not ((s >= floor) & (s <= _S_MAX32)).all():
         return False
     r = (1.0 if scale is None else scale) / s
-    # a row factor (the cross-entropy gradient's) must stay a normal float32
     if scale is not None and not ((r == 0) | (np.abs(r) >= _TINY32)).all():
         return False
     np.multiply(ob, r.astype(np.float32), out=ob)

@@ -405,3 +405,18 @@ def test_float32_log_softmax_allocates_only_its_result(shape, rng):
     # NumPy's casting buffers (8192 float64, per thread and call); a float64
     # scratch block per thread would be megabytes
     assert peak <= x.nbytes + 64 * shape[0] + 4 * 65536, peak / x.nbytes
+
+
+def test_float32_cross_entropy_grad_with_heavy_weights_and_tiny_logits(rng):
+    # class weight 1e4, one logit 0 and the others near -95: float32
+    # exp(-95) is subnormal (about 12 significant bits), but
+    # weight * e^x / S is a normal float32 gradient entry
+    z = (-95.0 + 0.5 * rng.standard_normal((64, 8))).astype(np.float32)
+    z[:, 0] = 0.0
+    y = rng.integers(0, 8, 64)
+    w = np.full(8, 1e4)
+    _, grad_ref = _torch_reference(z.astype(np.float64), y, {"weight": "w",
+                                                             "reduction": "sum"}, w)
+    got = kernels.cross_entropy_loss_grad(z, y, weight=w, reduction="sum")
+    normal = np.abs(grad_ref) > np.finfo(np.float32).tiny
+    np.testing.assert_allclose(got[normal], grad_ref[normal], rtol=1e-5)
