@@ -325,6 +325,17 @@ def _log_norm_f32(xb, w):
     return m, idx, np.log1p(rest)
 
 
+def _minus_lognorm(xb, m, lognorm, ob):
+    """``ob = (xb - m) - lognorm``, in ``ob``'s dtype: log-softmax's last step.
+
+    In float32 that is three roundings (``x - m``, ``L``, the difference),
+    each at most half an ULP of the result, as ``|x - m|`` and ``L`` are
+    both ``<= |result|``: 1.5 ULP at worst.
+    """
+    np.subtract(xb, m, out=ob)
+    np.subtract(ob, lognorm.astype(ob.dtype, copy=False), out=ob)
+
+
 def _halves(r: int, c: int, b: int):
     """Pieces of a ``(r, c, b)`` block, each at most half of it, and their axis.
 
@@ -403,12 +414,7 @@ def _log_softmax_f32_in_output(xb, ob) -> bool:
         rest[rows] += w.sum(axis=1, keepdims=True)
     if not shifted:
         rest *= np.exp(-m.astype(np.float64))
-    lognorm = np.log1p(rest).astype(np.float32)
-    # (x - m) - L in float32: three roundings (x - m, L, the difference),
-    # each at most half an ULP of the result, as |x - m| and L are both
-    # <= |result|: 1.5 ULP at worst
-    np.subtract(xb, m, out=ob)
-    np.subtract(ob, lognorm, out=ob)
+    _minus_lognorm(xb, m, np.log1p(rest), ob)
     return True
 
 
@@ -488,11 +494,7 @@ def log_softmax(x, axis=-1):
                 res = _log_norm_f32(xb, e)
                 if res is None:
                     return False
-                m, _, lognorm = res
-                # (x - m) - L in float32: three roundings, each at most
-                # half an ULP of the result (|x - m|, L <= |result|)
-                np.subtract(xb, m, out=ob)
-                np.subtract(ob, lognorm.astype(np.float32), out=ob)
+                _minus_lognorm(xb, res[0], res[2], ob)
                 continue
             # float64: exp(x - m) in the output block itself, its row sums,
             # then x - m computed again (the same bits) and shifted by the
@@ -504,9 +506,7 @@ def log_softmax(x, axis=-1):
             m, idx = res
             np.exp(ob, out=ob)
             np.put_along_axis(ob, idx, 0.0, axis=1)
-            lognorm = np.log1p(ob.sum(axis=1, keepdims=True))
-            np.subtract(xb, m, out=ob)
-            np.subtract(ob, lognorm, out=ob)
+            _minus_lognorm(xb, m, np.log1p(ob.sum(axis=1, keepdims=True)), ob)
         return True
 
     if not _run(kernel, blocks, x.size):
