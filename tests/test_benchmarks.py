@@ -4,13 +4,21 @@ import importlib.util
 import json
 import pathlib
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def test_quick_benchmark_runs_and_saves_results(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def bench():
+    """``benchmarks/run.py`` as a module (it is a script, not a package)."""
     spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_benchmark_runs_and_saves_results(bench, tmp_path, capsys):
     rows = bench.main(["--quick", "--repeat", "1", "--out", str(tmp_path)])
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(rows))
@@ -24,16 +32,10 @@ def test_quick_benchmark_runs_and_saves_results(tmp_path, capsys):
     assert max(r["log_softmax_max_entry_ulp"] for r in ours) <= 2
 
 
-def test_quartiles_of_per_round_ratios():
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_quartiles_of_per_round_ratios(bench):
     # rounds whose ratios are 1, 2, 3, 4, 5 (in a shuffled order)
     num, den = [3.0, 1.0, 10.0, 2.0, 8.0], [1.0, 1.0, 2.0, 1.0, 2.0]
     assert bench.quartiles(num, den) == (1.5, 4.5)  # statistics.quantiles, "exclusive"
     assert bench.quartiles([2.0], [1.0]) == (2.0, 2.0)
-    rows = [dict(suite="softmax", function="f", shape="(2, 3)", dtype="float32",
-                 speedup_vs_scipy=1.5, speedup_vs_scipy_q=(1.25, 1.75),
-                 speedup_vs_torch=0.5, speedup_vs_torch_q=(0.4, 0.6),
-                 ours_mem_x_input=1.0, scipy_mem_x_input=3.0)]
-    assert bench._spread(rows[0], "speedup_vs_scipy") == "1.50x (1.25-1.75)"
+    row = dict(speedup_vs_scipy=1.5, speedup_vs_scipy_q=(1.25, 1.75))
+    assert bench._spread(row, "speedup_vs_scipy") == "1.50x (1.25-1.75)"
