@@ -14,7 +14,3 @@ The package is split along its trust boundary:
 
 Importing any of these modules runs nothing.
 """
-
-from .contract import EXERCISES
-
-__all__ = ["EXERCISES"]

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from .contract import FUNCTIONS
+from .contract import default_contract
 from .grade import grade, write_json
 from .sandbox import Limits
 
@@ -41,7 +41,7 @@ def students(directory) -> list[Path]:
 
 def _row(name: str, results: dict) -> dict:
     row = {"student": name, "score": results.get("score", 0), "max_score": 0.0}
-    row.update({function: 0.0 for function in FUNCTIONS})
+    row.update({function: 0.0 for function in default_contract().functions})
     for test in results.get("tests", []):
         function = test["name"].split(":")[0].rpartition(".")[2]
         row["max_score"] += test["max_score"]
@@ -64,7 +64,7 @@ def write_gradebook(rows: list[dict], path) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["student", "score", "max_score", *FUNCTIONS, "error"])
+        writer = csv.DictWriter(handle, ["student", "score", "max_score", *default_contract().functions, "error"])
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)

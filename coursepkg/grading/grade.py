@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .contract import FUNCTIONS, check_modules
+from .contract import Contract, load
 from .plugin import TestResult, run_checks
 from .sandbox import Limits, Submission
 
@@ -27,6 +27,8 @@ class Report:
 
     tests: list[TestResult]
     seconds: float
+    #: function -> module, in the contract's order (default: the tests' order)
+    functions: dict[str, str] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -43,7 +45,7 @@ class Report:
             row = table.setdefault(test.function, [0.0, 0.0])
             row[0] += test.score
             row[1] += test.max_score
-        order = list(FUNCTIONS)
+        order = list(self.functions) + [t.function for t in self.tests]
         return dict(sorted(table.items(), key=lambda kv: order.index(kv[0])))
 
     def first_failure(self, function: str) -> str:
@@ -63,7 +65,8 @@ class Report:
         }
 
 
-def grade(directory, modules=None, limits: Limits | None = None, book_url: str = "") -> Report:
+def grade(directory, modules=None, limits: Limits | None = None, book_url: str = "",
+          contract: Contract | None = None) -> Report:
     """Grade the submission folder ``directory``.
 
     Parameters
@@ -71,18 +74,22 @@ def grade(directory, modules=None, limits: Limits | None = None, book_url: str =
     directory : path
         Folder holding the student's ``ex*.py`` files (others are ignored).
     modules : sequence of str, optional
-        Grade only these exercise modules (default: all five).
+        Grade only these exercise modules (default: all of the contract's).
     limits : Limits, optional
         Timeouts and resource limits of the child processes.
     book_url : str, optional
         Prefix of the chapter links in the feedback (e.g. the book's URL
         ending in ``/``); empty for links relative to the book's root.
+    contract : Contract, optional
+        The assignment (default: the course's own checks,
+        :func:`~coursepkg.grading.contract.load`).
     """
-    modules = check_modules(modules)
+    contract = contract or load()
+    modules = contract.select(modules)
     start = time.perf_counter()
-    with Submission(directory, modules, limits) as submission:
+    with Submission(directory, modules, limits, contract) as submission:
         tests = run_checks(submission, modules, book_url)
-    return Report(tests, time.perf_counter() - start)
+    return Report(tests, time.perf_counter() - start, dict(contract.functions))
 
 
 def write_json(report: Report, path) -> Path:
@@ -105,6 +112,7 @@ def print_table(report: Report, console=None) -> None:
     for column in ("function", "points", "max", "first failure"):
         table.add_column(column, overflow="fold")
     for function, (points, maximum) in report.by_function().items():
-        table.add_row(f"{FUNCTIONS[function]}.{function}", f"{points:g}", f"{maximum:g}",
+        module = report.functions.get(function, "")
+        table.add_row(f"{module}.{function}" if module else function, f"{points:g}", f"{maximum:g}",
                       report.first_failure(function))
     console.print(table)

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import io
 import sys
+import types
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .contract import FUNCTIONS
 from .expect import Mismatch, Mistake, describe_mistake
 from .sandbox import StudentError, Submission
 
-CHECKS_DIR = Path(__file__).with_name("checks")
+PYTEST_INI = Path(__file__).with_name("pytest.ini")
 SESSION = pytest.StashKey["GradingSession"]()
 VISIBILITIES = ("visible", "hidden")
 
@@ -92,8 +92,12 @@ def _student_fixture(function: str):
     return fixture
 
 
-for _function in FUNCTIONS:
-    globals()[f"_fixture_{_function}"] = _student_fixture(_function)
+def _fixtures(functions) -> types.ModuleType:
+    """A plugin holding one fixture per student function of the contract."""
+    holder = types.ModuleType("coursepkg_student_functions")
+    for function in functions:
+        setattr(holder, f"_fixture_{function}", _student_fixture(function))
+    return holder
 
 
 def _marker_value(item, name):
@@ -121,10 +125,11 @@ class GradingSession:
         """Validate the tests, name them, and run every visible test before
         any hidden one: a child keeps its state between calls, so a hidden
         input it saw could otherwise come back in a later visible message."""
+        functions = self.submission.contract.functions
         for item in items:
-            targets = [name for name in item.fixturenames if name in FUNCTIONS]
+            targets = [name for name in item.fixturenames if name in functions]
             module = Path(str(item.path)).stem
-            if len(targets) != 1 or FUNCTIONS[targets[0]] != module:
+            if len(targets) != 1 or functions[targets[0]] != module:
                 raise pytest.UsageError(
                     f"{item.nodeid}: a grading test uses exactly one function of {module}")
             points = _marker_value(item, "points")
@@ -164,14 +169,24 @@ def run_checks(submission: Submission, modules, book_url: str = "") -> list[Test
     pytest itself could not run them (a broken test definition).
     """
     session = GradingSession(submission, book_url)
-    files = [str(CHECKS_DIR / f"{module}.py") for module in modules]
-    args = [*files, "-q", "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR),
+    checks_dir = submission.contract.checks_dir
+    files = [str(checks_dir / f"{module}.py") for module in modules]
+    args = [*files, "-q", "-c", str(PYTEST_INI), "--rootdir", str(checks_dir),
+            "--import-mode=importlib",
             "--disable-plugin-autoload", "--capture=sys", "-p", "no:cacheprovider",
             "-p", "no:stepwise",
             "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     out = io.StringIO()
-    with redirect_stdout(out), redirect_stderr(out):
-        code = pytest.main(args, plugins=[session, sys.modules[__name__]])
+    loaded = set(sys.modules)
+    try:
+        with redirect_stdout(out), redirect_stderr(out):
+            code = pytest.main(args, plugins=[session, sys.modules[__name__],
+                                              _fixtures(submission.contract.functions)])
+    finally:
+        # forget the checks modules: the next run may read another checks folder
+        for name in set(sys.modules) - loaded:
+            if Path(getattr(sys.modules[name], "__file__", None) or "/").parent == checks_dir:
+                del sys.modules[name]
     if code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: pytest caught it, pass it on
         raise KeyboardInterrupt
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

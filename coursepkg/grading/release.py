@@ -26,10 +26,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from .contract import EXERCISES
-
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
+from .contract import BEGIN, END, default_contract
 
 
 def strip_solutions(source: str, filename: str = "<source>") -> str:
@@ -92,12 +89,12 @@ def release(source_dir, out_dir) -> list[Path]:
         raise ValueError(f"source: {source_dir} is not a directory")
     if out_dir.resolve() == source_dir.resolve():
         raise ValueError("out: must differ from the source folder (it would overwrite the solutions)")
-    missing = [m for m in EXERCISES if not (source_dir / f"{m}.py").is_file()]
+    missing = [m for m in default_contract().exercises if not (source_dir / f"{m}.py").is_file()]
     if missing:
         raise ValueError(f"source: {source_dir} lacks " + ", ".join(f"{m}.py" for m in missing))
     students = {
         module: strip_solutions((source_dir / f"{module}.py").read_text(), f"{module}.py")
-        for module in EXERCISES
+        for module in default_contract().exercises
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

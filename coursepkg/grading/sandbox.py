@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import EXERCISES, check_modules, module_of
+from .contract import Contract, default_contract
 
 RUNNER_SOURCE = (Path(__file__).with_name("_runner.py")).read_text()
 MAX_ARRAY_BYTES = 16 * 2**20
@@ -317,16 +317,21 @@ class Submission:
         Folder holding some of ``ex1_softmax.py`` … ``ex5_gradients.py``;
         every other file in it is ignored.
     modules : sequence of str, optional
-        Only these exercise modules (default: all five).
+        Only these exercise modules (default: all of the contract's).
     limits : Limits, optional
         Timeouts and resource limits of the children.
+    contract : Contract, optional
+        The assignment's modules and functions (default: the course's own,
+        :func:`~coursepkg.grading.contract.default_contract`).
     """
 
-    def __init__(self, directory, modules=None, limits: Limits | None = None):
+    def __init__(self, directory, modules=None, limits: Limits | None = None,
+                 contract: Contract | None = None):
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise ValueError(f"submission: {self.directory} is not a directory")
-        self.modules = check_modules(modules)
+        self.contract = contract or default_contract()
+        self.modules = self.contract.select(modules)
         self.limits = limits or Limits()
         self._children: dict[str, _Child] = {}
         self._module_errors: dict[str, StudentError] = {}
@@ -359,7 +364,7 @@ class Submission:
 
     def function(self, name: str) -> StudentFunction:
         """The student's ``name`` (one of the contract's functions)."""
-        module = module_of(name)
+        module = self.contract.module_of(name)
         if module not in self.modules:
             raise ValueError(f"function: {name} belongs to {module}, which is not being graded")
         return StudentFunction(self, name)
@@ -369,7 +374,7 @@ class Submission:
         if function in self._broken:
             error = self._broken[function]
             raise StudentError(error.kind, f"{error.message} (an earlier test)")
-        module = module_of(function)
+        module = self.contract.module_of(function)
         child = self._child(module)
         try:
             return child.call(function, args, kwargs)
@@ -393,4 +398,4 @@ class Submission:
 
 
 __all__ = ["Submission", "StudentError", "StudentFunction", "ScalarFunction", "Call",
-           "Limits", "EXERCISES"]
+           "Limits"]

@@ -13,7 +13,7 @@ import pytest
 from grading_support import CASES, EXERCISES, FAST, ROOT, make_submission
 
 from coursepkg import cli
-from coursepkg.grading import batch, plugin
+from coursepkg.grading import batch, contract, plugin
 from coursepkg.grading.batch import grade_batch, results_dir
 from coursepkg.grading.gradescope import build_bundle
 from coursepkg.grading.sandbox import Submission
@@ -93,13 +93,11 @@ def test_grade_batch_records_grader_errors(tmp_path, monkeypatch):
         grade_batch(tmp_path / "nothing", tmp_path / "gb.csv")
 
 
-def test_broken_grading_test_definitions_are_reported(tmp_path, monkeypatch):
+def test_broken_grading_test_definitions_are_reported(tmp_path):
     checks = tmp_path / "checks"
     checks.mkdir()
-    shutil.copy(plugin.CHECKS_DIR / "pytest.ini", checks)
     (checks / "ex1_softmax.py").write_text("def test_no_markers(softmax):\n    pass\n")
-    monkeypatch.setattr(plugin, "CHECKS_DIR", checks)
-    with Submission(EXERCISES, ["ex1_softmax"]) as submission:
+    with Submission(EXERCISES, ["ex1_softmax"], contract=contract.load(checks)) as submission:
         with pytest.raises(RuntimeError, match="needs @pytest.mark.points"):
             plugin.run_checks(submission, ["ex1_softmax"])
 
@@ -110,7 +108,7 @@ def test_gradescope_bundle_runs_end_to_end(tmp_path):
     with zipfile.ZipFile(bundle) as archive:
         names = archive.namelist()
         assert "setup.sh" in names and "run_autograder" in names
-        assert "coursepkg/grading/checks/pytest.ini" in names
+        assert "coursepkg/grading/pytest.ini" in names
         assert not any(name.startswith("exercises") for name in names)
         assert "numpy==" in archive.read("setup.sh").decode()
         root = tmp_path / "autograder"

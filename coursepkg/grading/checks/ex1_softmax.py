@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from ..expect import as_array, close, expect, expect_close, has_nan
+from coursepkg.grading.expect import as_array, close, expect, expect_close, has_nan
 
 
 @pytest.mark.points(2)

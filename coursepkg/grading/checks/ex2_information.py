@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from ..expect import expect_close, has_nan
+from coursepkg.grading.expect import expect_close, has_nan
 
 
 def _random_distributions(seed, shape, zeros=True):

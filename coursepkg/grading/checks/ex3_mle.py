@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from ..expect import Mistake, as_array, expect_close
+from coursepkg.grading.expect import Mistake, as_array, expect_close
 
 
 def _gradient_descent(X, y, k, lr, steps, scale=1.0):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from ..expect import expect_close, has_nan, has_nonfinite
+from coursepkg.grading.expect import expect_close, has_nan, has_nonfinite
 
 
 def _has_neg_inf(actual):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import special
 
-from ..expect import Mistake, close, expect, expect_close, has_nan
-from ..sandbox import ScalarFunction
+from coursepkg.grading.expect import Mistake, close, expect, expect_close, has_nan
+from coursepkg.grading.sandbox import ScalarFunction
 
 
 def _mean_ce(logits, y):
