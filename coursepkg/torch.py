@@ -21,7 +21,7 @@ import torch as _torch
 from . import chunked as _chunked
 from . import gradients as _gradients
 from . import information as _information
-from . import kernels as _kernels
+from . import kernels_torch as _kernels_torch
 from . import logsumexp as _logsumexp
 from . import losses as _losses
 from . import softmax as _softmax
@@ -71,37 +71,7 @@ def _face(func, *array_params):
     return _expose(func, _as_tensor, array_params)
 
 
-class CrossEntropyLossFunction(_torch.autograd.Function):
-    """Cross-entropy from logits with a hand-written backward.
-
-    ``forward`` computes :func:`coursepkg.losses.cross_entropy_loss`;
-    ``backward`` multiplies the incoming gradient into the closed form
-    ``p * sum(t) - t`` (:func:`coursepkg.losses.cross_entropy_loss_grad`).
-    """
-
-    @staticmethod
-    def forward(ctx, logits, target, weight, ignore_index, reduction, label_smoothing):
-        problem = _losses._prepare(
-            logits, target, weight, ignore_index, reduction, label_smoothing
-        )
-        ctx.problem = problem
-        ctx.fused = _kernels.torch_fast(problem, logits)
-        if ctx.fused:  # torch's fused forward, our closed-form backward
-            loss, log_p = _kernels.torch_cross_entropy_loss(problem, logits)
-            ctx.save_for_backward(logits, log_p)
-            return loss
-        return _losses._loss(problem)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        if ctx.fused:
-            logits, log_p = ctx.saved_tensors
-            grad = _kernels.torch_cross_entropy_loss_grad(
-                ctx.problem, logits, grad_output, log_p
-            )
-        else:
-            grad = _losses._grad(ctx.problem, grad_output)
-        return grad, None, None, None, None, None
+CrossEntropyLossFunction = _kernels_torch.CrossEntropyLossFunction
 
 
 def cross_entropy_loss(
@@ -116,14 +86,9 @@ def cross_entropy_loss(
     for name, value in (("logits", logits), ("target", target), ("weight", weight)):
         if value is not None:
             _as_tensor(value, name)
-    for name, value in (("target", target), ("weight", weight)):
-        if value is not None and value.requires_grad:
-            raise ValueError(
-                f"cross_entropy_loss differentiates with respect to logits "
-                f"only; {name} requires grad, detach it first"
-            )
-    return CrossEntropyLossFunction.apply(
-        logits, target, weight, ignore_index, reduction, label_smoothing
+    return _kernels_torch.cross_entropy_loss(
+        logits, target, weight=weight, ignore_index=ignore_index,
+        reduction=reduction, label_smoothing=label_smoothing,
     )
 
 

@@ -1,0 +1,276 @@
+r"""The torch face's :class:`torch.autograd.Function` classes and fast paths.
+
+:mod:`coursepkg.losses` is the readable reference; the classes here compute
+the same numbers on torch's fused kernels where they can, and give autograd
+everything ``torch.nn.functional`` gives it:
+
+- **backward** from the closed form: for ``-sum_c t_c log p_c`` with an
+  effective target :math:`t` (one-hot or probabilities, smoothed, weighted,
+  zero where ignored) the gradient is :math:`p \sum_c t_c - t`;
+- **double backward**: when autograd records the backward
+  (``create_graph=True``, :func:`torch.func.grad` and friends) the backward
+  runs as ordinary differentiable torch operations on the saved inputs, so
+  Hessian-vector products and gradient penalties see the loss's Hessian
+  :math:`\operatorname{diag}(p) - p p^\top` (times :math:`\sum_c t_c`);
+  without a graph it runs in place on one buffer;
+- **forward mode** (:meth:`jvp`): :math:`\dot\ell = \sum_c (p \sum t - t)_c
+  \dot z_c - \sum_c \log p_c\, \dot t_c`;
+- **torch.func**: ``setup_context`` and ``generate_vmap_rule``, with no
+  data-dependent Python branches, so ``vmap``, ``grad``, ``jacrev``,
+  ``jacfwd`` and per-sample gradients work.  Argument checks that read
+  values (class indices in range, probabilities non-negative) look at the
+  values of every batch entry under ``vmap``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch._C import _functorch
+
+from . import losses as _losses
+from ._backend import downcast
+
+__all__ = ["CrossEntropyLossFunction", "cross_entropy_loss"]
+
+_FUSED_DTYPES = (torch.float32, torch.float64)
+
+
+# --------------------------------------------------------------------------
+# Cross-entropy from logits
+# --------------------------------------------------------------------------
+
+
+def to_last(t, axis):
+    """Move ``axis`` to the end (``movedim``: batched under every vmap)."""
+    return t if axis == t.ndim - 1 else t.movedim(axis, -1)
+
+
+def from_last(t, axis):
+    return t if axis == t.ndim - 1 else t.movedim(-1, axis)
+
+
+def _transformed(*tensors) -> bool:
+    """Whether a :mod:`torch.func` transform wraps any of ``tensors`` (in-place
+    updates of an unbatched buffer by a batched one are not allowed there)."""
+    return any(_functorch.is_functorch_wrapped_tensor(t)
+               or _functorch.is_legacy_batchedtensor(t) for t in tensors)
+
+
+def _problem(logits, target, weight, ignore_index, reduction, label_smoothing,
+             check_values=False):
+    return _losses._prepare(logits, target, weight, ignore_index, reduction,
+                            label_smoothing, check_values=check_values)
+
+
+def _fused(prob, logits) -> bool:
+    """Whether the loss runs on torch's fused log_softmax/nll_loss kernels."""
+    return prob.kind == "index" and logits.dtype in _FUSED_DTYPES
+
+
+def _fused_loss(prob, logits):
+    r"""Index-target loss on torch's kernels; returns ``(loss, log_p)``.
+
+    .. math::
+
+        \ell_n = (1-\varepsilon)\, w_{y_n} (-\log p_{n,y_n})
+            - \frac{\varepsilon}{C} \sum_c w_c \log p_{n,c}
+    """
+    cdim = 0 if logits.ndim == 1 else 1
+    log_p = F.log_softmax(logits, cdim)
+    target = prob.target
+    eps = prob.label_smoothing
+    if eps == 0:
+        loss = F.nll_loss(log_p, target, weight=prob.weight,
+                          ignore_index=prob.ignore_index, reduction=prob.reduction)
+        return loss, log_p
+    c = logits.shape[cdim]
+    nll = F.nll_loss(log_p, target, weight=prob.weight,
+                     ignore_index=prob.ignore_index, reduction="none")
+    w = log_p.new_ones(c) if prob.weight is None else prob.weight
+    shape = [1] * logits.ndim
+    shape[cdim] = c
+    smooth = -(log_p * w.reshape(shape)).sum(cdim)
+    valid = target != prob.ignore_index
+    smooth = torch.where(valid, smooth, torch.zeros_like(smooth))
+    elementwise = (1.0 - eps) * nll + (eps / c) * smooth
+    if prob.reduction == "none":
+        return elementwise, log_p
+    total = elementwise.sum()
+    if prob.reduction == "mean":
+        safe = torch.where(valid, target, torch.zeros_like(target))
+        w_y = torch.where(valid, w[safe], torch.zeros_like(w[safe]))
+        total = total / w_y.sum()
+    return total, log_p
+
+
+def _effective_target(prob):
+    """``(t, valid, denominator)`` in the class-last layout of ``prob.z``.
+
+    ``t`` is the effective target of every variant (differentiable in a
+    probability target), ``valid`` the mask of non-ignored elements (None
+    for probability targets) and ``denominator`` what ``"mean"`` divides by.
+    """
+    z = prob.z
+    c = z.shape[-1]
+    eps = prob.label_smoothing
+    w = prob.weight
+    if prob.kind == "index":
+        valid = prob.target != prob.ignore_index
+        safe = torch.where(valid, prob.target, torch.zeros_like(prob.target))
+        classes = torch.arange(c, device=z.device)
+        t = (safe[..., None] == classes).to(z.dtype) * (1.0 - eps) + eps / c
+        if w is not None:
+            t = t * w
+        t = t * valid[..., None].to(z.dtype)
+        w_y = valid.to(z.dtype) if w is None else torch.where(
+            valid, w[safe], torch.zeros((), dtype=z.dtype, device=z.device))
+        return t, valid, w_y.sum()
+    t = prob.target * (1.0 - eps) + eps / c
+    if w is not None:
+        t = t * w
+    count = 1
+    for size in z.shape[:-1]:
+        count *= size
+    return t, None, torch.tensor(float(count) if count else float("nan"),
+                                 dtype=z.dtype, device=z.device)
+
+
+def _scale(prob, grad_output, denominator, like):
+    """The incoming gradient times the reduction's factor, per element."""
+    g = grad_output.to(like.dtype)
+    if prob.reduction == "mean":
+        nonzero = denominator != 0
+        safe = torch.where(nonzero, denominator, torch.ones_like(denominator))
+        # every target ignored: a NaN loss but a zero gradient, as torch
+        g = torch.where(nonzero, g / safe, torch.zeros_like(g))
+    if prob.reduction != "none":
+        g = g.expand(like.shape[:-1])
+    return g
+
+
+def _grads_differentiable(prob, grad_output, needs_target):
+    """Gradients for logits (and probability target) as recorded torch ops."""
+    z = prob.z
+    t, valid, denominator = _effective_target(prob)
+    log_p = torch.log_softmax(z, -1)
+    s = _scale(prob, grad_output, denominator, z)[..., None]
+    grad_z = (log_p.exp() * t.sum(-1, keepdim=True) - t) * s
+    if valid is not None:
+        grad_z = torch.where(valid[..., None], grad_z, torch.zeros_like(grad_z))
+    grad_z = downcast(from_last(grad_z, prob.class_axis), prob.dtype)
+    grad_t = None
+    if needs_target:
+        factor = (1.0 - prob.label_smoothing) * s
+        if prob.weight is not None:
+            factor = factor * prob.weight
+        grad_t = from_last(-log_p * factor, prob.class_axis)
+    return grad_z, grad_t
+
+
+def _grad_in_place(prob, logits, grad_output, log_p):
+    r"""Index-target gradient in place on one buffer, ``p = exp(log p)``.
+
+    .. math::
+
+        \frac{\partial \ell_n}{\partial z_n}
+        = g_n \Bigl(p_n \sum_c t_{n,c} - t_n\Bigr)
+    """
+    cdim = 0 if logits.ndim == 1 else 1
+    c = logits.shape[cdim]
+    eps = prob.label_smoothing
+    target = prob.target
+    valid = target != prob.ignore_index
+    safe = torch.where(valid, target, torch.zeros_like(target))
+    vf = valid.to(logits.dtype)
+    w_y = vf if prob.weight is None else prob.weight[safe] * vf
+    g = _scale(prob, grad_output, w_y.sum(), log_p.movedim(cdim, -1))
+    p = log_p.exp()  # elementwise: no strided reduction for (N, C, d...)
+    wtot = c if prob.weight is None else prob.weight.sum()
+    row = ((1.0 - eps) * w_y + vf * (eps / c * wtot)) * g
+    p.mul_(row.unsqueeze(cdim))
+    p.scatter_add_(cdim, safe.unsqueeze(cdim), (-(1.0 - eps) * w_y * g).unsqueeze(cdim))
+    if eps > 0:
+        shape = [1] * logits.ndim
+        shape[cdim] = c
+        wc = p.new_ones(c) if prob.weight is None else prob.weight
+        p.sub_((vf * g * (eps / c)).unsqueeze(cdim) * wc.reshape(shape))
+    return p
+
+
+class CrossEntropyLossFunction(torch.autograd.Function):
+    """Cross-entropy from logits: closed-form backward, double backward,
+    forward mode and ``torch.func`` (see the module docstring).
+
+    ``forward`` returns ``(loss, log_p)``: the log-probabilities of the
+    fused path (an empty tensor otherwise), kept for the in-place backward
+    and marked non-differentiable.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(logits, target, weight, ignore_index, reduction, label_smoothing):
+        prob = _problem(logits, target, weight, ignore_index, reduction,
+                        label_smoothing, check_values=True)
+        if _fused(prob, logits):
+            return _fused_loss(prob, logits)
+        return _losses._loss(prob), logits.new_empty(0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        logits, target, weight, *options = inputs
+        ctx.options = tuple(options)
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(logits, target, weight, output[1])
+        ctx.save_for_forward(logits, target, weight)
+
+    @staticmethod
+    def backward(ctx, grad_loss, _grad_log_p):
+        logits, target, weight, log_p = ctx.saved_tensors
+        prob = _problem(logits, target, weight, *ctx.options)
+        needs_logits, needs_target = ctx.needs_input_grad[:2]
+        if torch.is_grad_enabled() or log_p.numel() == 0 or _transformed(grad_loss):
+            grad_z, grad_t = _grads_differentiable(prob, grad_loss, needs_target)
+        else:
+            grad_z, grad_t = _grad_in_place(prob, logits, grad_loss, log_p), None
+        return (grad_z if needs_logits else None), grad_t, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, d_logits, d_target, *_):
+        logits, target, weight = ctx.saved_tensors
+        prob = _problem(logits, target, weight, *ctx.options)
+        t, valid, denominator = _effective_target(prob)
+        log_p = torch.log_softmax(prob.z, -1)
+        dl = torch.zeros(prob.z.shape[:-1], dtype=prob.z.dtype, device=prob.z.device)
+        if d_logits is not None:
+            dz = to_last(d_logits, prob.class_axis).to(prob.z.dtype)
+            dl = dl + ((log_p.exp() * t.sum(-1, keepdim=True) - t) * dz).sum(-1)
+        if d_target is not None and prob.kind == "prob":
+            dt = to_last(d_target, prob.class_axis) * (1.0 - prob.label_smoothing)
+            if prob.weight is not None:
+                dt = dt * prob.weight
+            dl = dl - (log_p * dt).sum(-1)
+        if valid is not None:
+            dl = torch.where(valid, dl, torch.zeros_like(dl))
+        if prob.reduction != "none":
+            dl = dl.sum()
+            if prob.reduction == "mean":
+                dl = dl / denominator
+        return downcast(dl, prob.dtype), None
+
+
+def cross_entropy_loss(logits, target, *, weight=None, ignore_index=-100,
+                       reduction="mean", label_smoothing=0.0):
+    """The torch face's :func:`coursepkg.losses.cross_entropy_loss`."""
+    if weight is not None and weight.requires_grad:
+        raise ValueError(
+            "cross_entropy_loss differentiates with respect to logits (and a "
+            "probability target) only, as torch does; weight requires grad, "
+            "detach it first"
+        )
+    if target.requires_grad and not target.is_floating_point():
+        raise ValueError("target of class indices cannot require grad")
+    return CrossEntropyLossFunction.apply(
+        logits, target, weight, ignore_index, reduction, label_smoothing
+    )[0]

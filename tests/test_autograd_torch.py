@@ -1,0 +1,192 @@
+"""Autograd parity of the torch face's custom Functions with torch itself.
+
+Every custom :class:`torch.autograd.Function` of :mod:`coursepkg.torch` is
+checked the way PyTorch checks its own operators: ``gradcheck`` (with
+forward mode and batched gradients), ``gradgradcheck``, values of the first
+and second derivatives against ``torch.nn.functional``, forward-mode AD
+through :mod:`torch.autograd.forward_ad`, and the :mod:`torch.func`
+transforms (``vmap``, ``grad``, per-sample gradients, ``jacfwd``).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.autograd import forward_ad
+from torch.func import grad, jacfwd, jacrev, vmap
+
+from coursepkg import torch as ctorch
+
+torch.manual_seed(0)
+D = torch.float64
+
+
+def _index_case(shape, ignored=False):
+    z = torch.randn(*shape, dtype=D)
+    cdim = 0 if len(shape) == 1 else 1
+    index_shape = shape[:cdim] + shape[cdim + 1:]
+    y = torch.randint(0, shape[cdim], index_shape)
+    if ignored and y.ndim:
+        y.view(-1)[::3] = -100
+    return z, y
+
+
+def _prob_case(shape):
+    z = torch.randn(*shape, dtype=D)
+    cdim = 0 if len(shape) == 1 else 1
+    t = torch.rand(*shape, dtype=D)  # any non-negative target: torch's semantics
+    return z, t * 2.0 / t.sum(cdim, keepdim=True).clamp_min(1e-3)
+
+
+OPTIONS = [
+    {},
+    {"reduction": "sum"},
+    {"reduction": "none"},
+    {"label_smoothing": 0.3},
+    {"weight": True},
+    {"weight": True, "label_smoothing": 0.2, "reduction": "none"},
+    {"weight": True, "reduction": "mean"},
+]
+SHAPES = [(4, 5), (5,), (3, 4, 2)]
+
+
+def _resolve(options, num_classes):
+    options = dict(options)
+    if options.get("weight"):
+        options["weight"] = torch.rand(num_classes, dtype=D) + 0.5
+    return options
+
+
+def _cases():
+    for shape in SHAPES:
+        for options in OPTIONS:
+            yield pytest.param("index", shape, options, id=f"index-{shape}-{options}")
+        yield pytest.param("index-ignored", shape, {}, id=f"ignored-{shape}")
+        yield pytest.param("prob", shape, {"label_smoothing": 0.1, "weight": True},
+                           id=f"prob-{shape}")
+        yield pytest.param("prob", shape, {"reduction": "none"}, id=f"prob-none-{shape}")
+
+
+def _make(kind, shape):
+    if kind == "prob":
+        return _prob_case(shape)
+    return _index_case(shape, ignored=kind == "index-ignored")
+
+
+@pytest.mark.parametrize("kind,shape,options", list(_cases()))
+def test_cross_entropy_first_and_second_derivatives_equal_torch(kind, shape, options):
+    z, y = _make(kind, shape)
+    options = _resolve(options, shape[0 if len(shape) == 1 else 1])
+    v = torch.randn_like(z)
+    results = []
+    for f in (F.cross_entropy, ctorch.cross_entropy_loss):
+        zz = z.clone().requires_grad_()
+        loss = f(zz, y, **options)
+        # a term on the logits next to the loss, as in a gradient penalty
+        g, = torch.autograd.grad(loss.sum() + 0.5 * (zz ** 2).sum(), zz, create_graph=True)
+        hv, = torch.autograd.grad((g * v).sum(), zz)
+        results.append((loss.detach(), g.detach(), hv))
+    for ours, theirs in zip(results[1], results[0]):
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind,shape,options", list(_cases()))
+def test_cross_entropy_gradcheck_gradgradcheck_forward_ad(kind, shape, options):
+    z, y = _make(kind, shape)
+    options = _resolve(options, shape[0 if len(shape) == 1 else 1])
+    z.requires_grad_()
+    inputs = (z,)
+    if kind == "prob":  # the target is differentiable too, as in torch
+        y.requires_grad_()
+        inputs = (z, y)
+
+        def fn(a, b):
+            return ctorch.cross_entropy_loss(a, b, **options)
+    else:
+        def fn(a):
+            return ctorch.cross_entropy_loss(a, y, **options)
+    assert torch.autograd.gradcheck(fn, inputs, check_forward_ad=True,
+                                    check_batched_grad=True,
+                                    check_batched_forward_grad=True)
+    assert torch.autograd.gradgradcheck(fn, inputs, check_fwd_over_rev=True,
+                                        check_batched_grad=True)
+
+
+@pytest.mark.parametrize("kind,shape,options", list(_cases()))
+def test_cross_entropy_forward_ad_equals_torch(kind, shape, options):
+    z, y = _make(kind, shape)
+    options = _resolve(options, shape[0 if len(shape) == 1 else 1])
+    dz = torch.randn_like(z)
+    dy = torch.randn_like(y) if kind == "prob" else None
+    tangents = []
+    for f in (F.cross_entropy, ctorch.cross_entropy_loss):
+        with forward_ad.dual_level():
+            zd = forward_ad.make_dual(z, dz)
+            yd = y if dy is None else forward_ad.make_dual(y, dy)
+            tangents.append(forward_ad.unpack_dual(f(zd, yd, **options)).tangent)
+    torch.testing.assert_close(tangents[1], tangents[0], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.2, "weight": True}])
+def test_cross_entropy_per_sample_gradients_equal_torch(options, ignored):
+    # per-sample gradients of a linear model: vmap over grad over the loss
+    # of one unbatched example, the torch.func recipe
+    n, h, c = 6, 4, 5
+    x = torch.randn(n, h, dtype=D)
+    y = torch.randint(0, c, (n,))
+    if ignored:
+        y[1] = -100
+    W = torch.randn(c, h, dtype=D)
+    options = _resolve(options, c)
+
+    def per_sample(f):
+        def loss(w, xi, yi):
+            return f((w @ xi)[None], yi[None], **options)
+        return vmap(grad(loss), in_dims=(None, 0, 0))(W, x, y)
+
+    ours, theirs = per_sample(ctorch.cross_entropy_loss), per_sample(F.cross_entropy)
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-14)
+    if ignored:  # an ignored example has zero gradient (0/0 mean: NaN loss)
+        assert (ours[1] == 0).all()
+
+
+def test_cross_entropy_vmap_jacobians_and_hessian_equal_torch():
+    z, y = _index_case((4, 5))
+    t = torch.softmax(torch.randn(4, 5, dtype=D), 1)
+    for target in (y, t):
+        for transform in (jacrev, jacfwd):
+            ours = transform(lambda a: ctorch.cross_entropy_loss(a, target, reduction="none"))(z)
+            theirs = transform(lambda a: F.cross_entropy(a, target, reduction="none"))(z)
+            torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-14)
+        hess = jacfwd(jacrev(lambda a: ctorch.cross_entropy_loss(a, target)))(z)
+        ref = torch.autograd.functional.hessian(lambda a: F.cross_entropy(a, target), z)
+        torch.testing.assert_close(hess, ref, rtol=1e-12, atol=1e-14)
+    batched = vmap(ctorch.cross_entropy_loss)(z[:, None], y[:, None])
+    torch.testing.assert_close(batched, F.cross_entropy(z, y, reduction="none"))
+
+
+def test_cross_entropy_checks_values_under_vmap():
+    z, y = _index_case((4, 5))
+    y[2] = 7
+    with pytest.raises(ValueError, match="class index 7, out of range for 5 classes"):
+        vmap(ctorch.cross_entropy_loss)(z[:, None], y[:, None])
+    t = torch.softmax(z, 1)
+    t[1, 1] = -0.5
+    with pytest.raises(ValueError, match="target has negative entries"):
+        vmap(ctorch.cross_entropy_loss)(z, t)
+
+
+def test_issue_snippet_gives_torch_numbers():
+    z = torch.tensor([[0.3, -1.2, 0.8], [1.5, 0.1, -0.4]], dtype=D, requires_grad=True)
+    y = torch.tensor([0, 2])
+    v = torch.ones(2, 3, dtype=D)
+    v[0, 0] = 3
+    rows = []
+    for f in (F.cross_entropy, ctorch.cross_entropy_loss):
+        g, = torch.autograd.grad(f(z, y) + 0.5 * (z ** 2).sum(), z, create_graph=True)
+        rows.append(torch.autograd.grad((g * v).sum(), z)[0][0])
+    torch.testing.assert_close(rows[1], rows[0], rtol=1e-14, atol=0)
+    # the cross-entropy part is really there: not the [3, 1, 1] of z**2 alone
+    assert (rows[1] - torch.tensor([3.0, 1.0, 1.0], dtype=D)).abs().max() > 0.01
