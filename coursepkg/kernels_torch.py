@@ -31,7 +31,12 @@ from torch._C import _functorch
 from . import losses as _losses
 from ._backend import downcast
 
-__all__ = ["CrossEntropyLossFunction", "cross_entropy_loss"]
+__all__ = [
+    "CrossEntropyLossFunction",
+    "cross_entropy_loss",
+    "LinearCrossEntropyFunction",
+    "linear_cross_entropy",
+]
 
 _FUSED_DTYPES = (torch.float32, torch.float64)
 
@@ -168,6 +173,33 @@ def _grads_differentiable(prob, grad_output, needs_target):
     return grad_z, grad_t
 
 
+def _loss_tangent(prob, d_z, d_target):
+    r"""Forward-mode derivative of the loss, ``d_z`` in the class-last layout.
+
+    .. math::
+
+        \dot\ell_n = \sum_c \Bigl(p_{n,c} \sum_k t_{n,k} - t_{n,c}\Bigr) \dot z_{n,c}
+            - \sum_c \log p_{n,c}\, \dot t_{n,c}
+    """
+    t, valid, denominator = _effective_target(prob)
+    log_p = torch.log_softmax(prob.z, -1)
+    dl = torch.zeros(prob.z.shape[:-1], dtype=prob.z.dtype, device=prob.z.device)
+    if d_z is not None:
+        dl = dl + ((log_p.exp() * t.sum(-1, keepdim=True) - t) * d_z.to(prob.z.dtype)).sum(-1)
+    if d_target is not None and prob.kind == "prob":
+        dt = to_last(d_target, prob.class_axis) * (1.0 - prob.label_smoothing)
+        if prob.weight is not None:
+            dt = dt * prob.weight
+        dl = dl - (log_p * dt).sum(-1)
+    if valid is not None:
+        dl = torch.where(valid, dl, torch.zeros_like(dl))
+    if prob.reduction != "none":
+        dl = dl.sum()
+        if prob.reduction == "mean":
+            dl = dl / denominator
+    return downcast(dl, prob.dtype)
+
+
 def _grad_in_place(prob, logits, grad_output, log_p):
     r"""Index-target gradient in place on one buffer, ``p = exp(log p)``.
 
@@ -240,24 +272,8 @@ class CrossEntropyLossFunction(torch.autograd.Function):
     def jvp(ctx, d_logits, d_target, *_):
         logits, target, weight = ctx.saved_tensors
         prob = _problem(logits, target, weight, *ctx.options)
-        t, valid, denominator = _effective_target(prob)
-        log_p = torch.log_softmax(prob.z, -1)
-        dl = torch.zeros(prob.z.shape[:-1], dtype=prob.z.dtype, device=prob.z.device)
-        if d_logits is not None:
-            dz = to_last(d_logits, prob.class_axis).to(prob.z.dtype)
-            dl = dl + ((log_p.exp() * t.sum(-1, keepdim=True) - t) * dz).sum(-1)
-        if d_target is not None and prob.kind == "prob":
-            dt = to_last(d_target, prob.class_axis) * (1.0 - prob.label_smoothing)
-            if prob.weight is not None:
-                dt = dt * prob.weight
-            dl = dl - (log_p * dt).sum(-1)
-        if valid is not None:
-            dl = torch.where(valid, dl, torch.zeros_like(dl))
-        if prob.reduction != "none":
-            dl = dl.sum()
-            if prob.reduction == "mean":
-                dl = dl / denominator
-        return downcast(dl, prob.dtype), None
+        d_z = None if d_logits is None else to_last(d_logits, prob.class_axis)
+        return _loss_tangent(prob, d_z, d_target), None
 
 
 def cross_entropy_loss(logits, target, *, weight=None, ignore_index=-100,
@@ -273,4 +289,109 @@ def cross_entropy_loss(logits, target, *, weight=None, ignore_index=-100,
         raise ValueError("target of class indices cannot require grad")
     return CrossEntropyLossFunction.apply(
         logits, target, weight, ignore_index, reduction, label_smoothing
+    )[0]
+
+
+# --------------------------------------------------------------------------
+# Cross-entropy of a linear layer, chunked over the vocabulary
+# --------------------------------------------------------------------------
+
+
+def _dense_logits(hidden, weight, bias):
+    z = hidden @ weight.T
+    return z if bias is None else z + bias
+
+
+def _dense_problem(hidden, weight, bias, target, ignore_index, reduction,
+                   label_smoothing):
+    z = _dense_logits(hidden, weight, bias)
+    return z, _problem(z, target, None, ignore_index, reduction, label_smoothing)
+
+
+class LinearCrossEntropyFunction(torch.autograd.Function):
+    r"""Chunked linear cross-entropy whose backward recomputes each chunk.
+
+    Without a recorded graph the forward and backward never hold more than
+    ``(N, chunk_size)`` logits (:mod:`coursepkg.chunked`).  Double backward,
+    forward mode and the :mod:`torch.func` transforms go through the full
+    ``(N, V)`` logits as differentiable torch operations (memory as in the
+    unchunked ``cross_entropy(hidden @ weight.T + bias, target)``):
+
+    .. math::
+
+        G = s\,(p - \tilde y), \qquad
+        \frac{\partial L}{\partial h} = G W, \quad
+        \frac{\partial L}{\partial W} = G^\top h, \quad
+        \frac{\partial L}{\partial b} = \mathbf{1}^\top G .
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(hidden, weight, bias, target, chunk_size, ignore_index, reduction,
+                label_smoothing):
+        from . import chunked
+
+        if _transformed(hidden, weight, target, *([] if bias is None else [bias])):
+            chunked._validate(hidden, weight, target, bias, chunk_size, ignore_index,
+                              reduction, label_smoothing)
+            z, prob = _dense_problem(hidden, weight, bias, target, ignore_index,
+                                     reduction, label_smoothing)
+            return _losses._loss(prob), hidden.new_empty(0)
+        loss, lse, *_ = chunked._forward(hidden, weight, bias, target, chunk_size,
+                                         ignore_index, reduction, label_smoothing)
+        return loss, lse
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        hidden, weight, bias, target, *options = inputs
+        ctx.options = tuple(options)
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(hidden, weight, bias, target, output[1])
+        ctx.save_for_forward(hidden, weight, bias, target)
+
+    @staticmethod
+    def backward(ctx, grad_loss, _grad_lse):
+        from . import chunked
+
+        hidden, weight, bias, target, lse = ctx.saved_tensors
+        chunk, ignore_index, reduction, eps = ctx.options
+        needs = ctx.needs_input_grad[:3]
+        if torch.is_grad_enabled() or lse.numel() == 0 or _transformed(grad_loss):
+            z, prob = _dense_problem(hidden, weight, bias, target, ignore_index,
+                                     reduction, eps)
+            g, _ = _grads_differentiable(prob, grad_loss, False)
+            gh = g @ weight if needs[0] else None
+            gw = g.T @ hidden if needs[1] else None
+            gb = g.sum(0) if bias is not None and needs[2] else None
+        else:
+            chunk, valid, safe = chunked._validate(hidden, weight, target, bias, chunk,
+                                                   ignore_index, reduction, eps)
+            go = grad_loss if reduction == "none" else float(grad_loss)
+            gh, gw, gb = chunked._backward(hidden, weight, bias, valid, safe, lse,
+                                           chunk, reduction, eps, go, needs)
+        return gh, gw, gb, None, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, d_hidden, d_weight, d_bias, *_):
+        hidden, weight, bias, target = ctx.saved_tensors
+        _, ignore_index, reduction, eps = ctx.options
+        _, prob = _dense_problem(hidden, weight, bias, target, ignore_index,
+                                 reduction, eps)
+        d_z = torch.zeros_like(prob.z)
+        if d_hidden is not None:
+            d_z = d_z + d_hidden @ weight.T
+        if d_weight is not None:
+            d_z = d_z + hidden @ d_weight.T
+        if d_bias is not None:
+            d_z = d_z + d_bias
+        return _loss_tangent(prob, d_z, None), None
+
+
+def linear_cross_entropy(hidden, weight, target, *, bias=None, chunk_size=None,
+                         ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """The torch face's :func:`coursepkg.chunked.linear_cross_entropy`."""
+    return LinearCrossEntropyFunction.apply(
+        hidden, weight, bias, target, chunk_size, ignore_index, reduction,
+        label_smoothing,
     )[0]

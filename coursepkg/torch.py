@@ -113,7 +113,7 @@ gradcheck = _face(_gradients.gradcheck, "x")
 linear_cross_entropy_grad = _face(
     _chunked.linear_cross_entropy_grad, "hidden", "weight", "target", "bias"
 )
-LinearCrossEntropyFunction = _chunked.torch_function()
+LinearCrossEntropyFunction = _kernels_torch.LinearCrossEntropyFunction
 
 
 def linear_cross_entropy(hidden, weight, target, *, bias=None, chunk_size=None,
@@ -122,9 +122,10 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, chunk_size=None,
                         ("target", target), ("bias", bias)):
         if value is not None:
             _as_tensor(value, name)
-    return LinearCrossEntropyFunction.apply(
-        hidden, weight, bias, target, chunk_size, ignore_index, reduction,
-        label_smoothing,
+    return _kernels_torch.linear_cross_entropy(
+        hidden, weight, target, bias=bias, chunk_size=chunk_size,
+        ignore_index=ignore_index, reduction=reduction,
+        label_smoothing=label_smoothing,
     )
 
 
