@@ -20,12 +20,16 @@ def _limits(parser):
                         help="address-space limit of a student process (default 1024)")
     parser.add_argument("--book-url", default="", metavar="URL",
                         help="prefix of the chapter links in feedback, e.g. https://host/course/")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student code without the OS-level sandbox (bubblewrap): only "
+                             "where that is acceptable; the results then say isolation: none")
 
 
 def _make_limits(args):
     from .grading.sandbox import Limits
 
-    return Limits(call_timeout=args.timeout, memory_mb=args.memory_mb)
+    return Limits(call_timeout=args.timeout, memory_mb=args.memory_mb,
+                  sandbox="none" if args.no_sandbox else "auto")
 
 
 def _release(parser):
@@ -51,9 +55,11 @@ def _grade(parser):
 
     def run(args):
         from .grading.grade import grade, print_table, write_json
+        from .grading.wall import Wall
 
         report = grade(args.submission, limits=_make_limits(args), book_url=args.book_url)
         print_table(report)
+        print(f"isolation: {Wall(report.isolation).description}")
         if args.json:
             write_json(report, args.json)
         return 0

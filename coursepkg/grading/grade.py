@@ -29,6 +29,8 @@ class Report:
     seconds: float
     #: function -> module, in the contract's order (default: the tests' order)
     functions: dict[str, str] = field(default_factory=dict)
+    #: the wall around the student's code (:data:`~coursepkg.grading.wall.LEVELS`)
+    isolation: str = ""
 
     @property
     def score(self) -> float:
@@ -62,6 +64,7 @@ class Report:
             "execution_time": round(self.seconds, 3),
             "output": f"{self.score:g} / {self.max_score:g} points",
             "tests": [t.as_gradescope() for t in self.tests],
+            **({"isolation": self.isolation} if self.isolation else {}),
         }
 
 
@@ -89,7 +92,9 @@ def grade(directory, modules=None, limits: Limits | None = None, book_url: str =
     start = time.perf_counter()
     with Submission(directory, modules, limits, contract) as submission:
         tests = run_checks(submission, modules, book_url)
-    return Report(tests, time.perf_counter() - start, dict(contract.functions))
+    # every child is dead here (Submission.close waits for their namespaces to empty)
+    return Report(tests, time.perf_counter() - start, dict(contract.functions),
+                  isolation=submission.isolation)
 
 
 def write_json(report: Report, path) -> Path:

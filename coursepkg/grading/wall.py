@@ -77,9 +77,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# Root level: child k of grader process p runs as UID_BASE + (p mod 2**20) * 64 + k mod 64,
+# Root level: child k of grader process p runs as UID_BASE + (p mod 2**20) * 64 + k mod 64
+# (below 2**31: some tools read uids as signed),
 # numbers no account uses (systemd and subordinate-id ranges stay far below).
-UID_BASE = 3_000_000_000
+UID_BASE = 2_000_000_000
 INSIDE = "/grader"           # where the child's folders appear inside the sandbox
 TMP_BYTES = 16 * 2**20       # the sandbox's own /tmp (memory-backed)
 LEVELS = ("namespaces+uid", "user-namespaces", "none")
@@ -89,8 +90,12 @@ _counter = itertools.count()
 _probed: dict[tuple, str] = {}
 
 
-class WallUnavailable(RuntimeError):
-    """No OS-level wall can be built here, and none was explicitly waived."""
+class WallUnavailable(ValueError):
+    """No OS-level wall can be built here, and none was explicitly waived.
+
+    A ``ValueError``: the command line reports it as an error in its
+    arguments (exit status 2), naming what to install or the flag to pass.
+    """
 
 
 @dataclass(frozen=True)
@@ -265,8 +270,8 @@ class Cell:
         command = [wall.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc",
                    "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grader",
                    "--die-with-parent", "--new-session", "--info-fd", str(info_write),
-                   *system_view(extra_ro), "--proc", "/proc", "--dev", "/dev",
                    "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+                   *system_view(extra_ro), "--proc", "/proc", "--dev", "/dev",
                    "--perms", "0755", "--dir", INSIDE]
         for name, (host, writable) in folders.items():
             command += ["--bind" if writable else "--ro-bind", host, self.inside(name)]
