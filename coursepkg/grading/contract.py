@@ -95,7 +95,7 @@ class Contract:
         return modules
 
 
-def _is_test(node) -> bool:
+def is_test(node) -> bool:
     return isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
 
 
@@ -106,7 +106,7 @@ def asked_for(path) -> tuple[str, ...]:
     tree = ast.parse(path.read_text(), filename=str(path))
     names: dict[str, None] = {}
     for node in tree.body:
-        if _is_test(node):
+        if is_test(node):
             for arg in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
                 if arg.arg not in PYTEST_FIXTURES:
                     names[arg.arg] = None
