@@ -395,3 +395,204 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, chunk_size=None,
         hidden, weight, bias, target, chunk_size, ignore_index, reduction,
         label_smoothing,
     )[0]
+
+
+# --------------------------------------------------------------------------
+# log_softmax: float64 inside, rounded once
+# --------------------------------------------------------------------------
+
+#: float64 entries per chunk of rows (2 MiB: a core's L2 on the machine this
+#: was written on); each chunk is converted, shifted, exponentiated and
+#: summed while it is in cache.
+CHUNK_ELEMENTS = 1 << 18
+#: Rows whose ``S - 1`` (float64) is below this recompute ``rest`` without
+#: the 1 of the maximal entry: ``log1p(rest)`` needs ``rest`` to full
+#: relative precision, and ``S - 1`` keeps only ``2**-53 / rest`` of it.
+_REST_RECOMPUTE = 2.0**-20
+_D = torch.float64
+
+
+def _exp_chunks(x, shift):
+    """Yield ``(start, stop, exp(x[start:stop] - shift[start:stop]))`` in
+    float64, chunk by chunk of rows, in one reused buffer."""
+    rows, cols = x.shape
+    step = max(1, CHUNK_ELEMENTS // max(cols, 1))
+    buf = torch.empty(min(rows, step), cols, dtype=_D)
+    for start in range(0, rows, step):
+        stop = min(start + step, rows)
+        b = buf[: stop - start]
+        b.copy_(x[start:stop])  # exact: every float32 is a float64
+        b.sub_(shift[start:stop])
+        yield start, stop, b.exp_()
+
+
+def _log_softmax_rows(x):
+    r"""``(out, m, L)`` for a contiguous ``(R, C)`` float32/float64 ``x``.
+
+    .. math::
+
+        L = \operatorname{log1p}\Bigl(\sum_{j \ne k} e^{x_j - m}\Bigr), \qquad
+        \log \operatorname{softmax}(x)_j = (x_j - m) - L ,
+
+    with :math:`x_j - m` and the exponentials in float64 (exact differences
+    of float32 numbers) and ``out`` rounded from two float32 subtractions,
+    each within half a unit of ``|out|``: at most 1.5 ULP, and the largest
+    entry, ``-L``, within half an ULP.  Returns None when a row's maximum is
+    not finite (the teaching version gives those their documented NaN/-inf).
+    """
+    m = x.amax(-1, keepdim=True)
+    if not bool(torch.isfinite(m).all()):
+        return None
+    rest = torch.empty(x.shape[0], 1, dtype=_D)
+    for start, stop, b in _exp_chunks(x, m.to(_D)):
+        r = rest[start:stop]
+        torch.sum(b, -1, keepdim=True, out=r)
+        r.sub_(1.0)
+        tiny = (r[:, 0] < _REST_RECOMPUTE).nonzero()[:, 0]
+        if len(tiny):  # one maximal entry, the others tiny: sum without it
+            e = b[tiny]
+            below = torch.where(e < 1.0, e, torch.zeros_like(e)).sum(-1, keepdim=True)
+            ties = (e == 1.0).sum(-1, keepdim=True).to(_D) - 1.0
+            r[tiny] = below + ties
+    lognorm = torch.log1p(rest)
+    out = torch.sub(x, m)
+    out.sub_(lognorm.to(x.dtype))
+    return out, m, lognorm
+
+
+def _log_softmax_grad_rows(x, m, lognorm, g):
+    r"""Gradient of :func:`_log_softmax_rows` for the incoming ``g``, float64
+    inside:
+
+    .. math::
+
+        \frac{\partial}{\partial x_j} = g_j - p_j \sum_i g_i, \qquad
+        p_j = e^{(x_j - m) - L},
+
+    with the exponent from ``x`` (not from the rounded output, whose error
+    ``exp`` would multiply by ``|out_j|``) and, where ``p_k`` is close to one,
+    the maximal entry as ``(g_k - \sum g) - \sum g \cdot \operatorname{expm1}(-L)``
+    (no cancellation in ``g_k - p_k \sum g``).
+    """
+    sg = g.sum(-1, keepdim=True, dtype=_D)
+    shift = m.to(_D) + lognorm
+    grad = torch.empty_like(g)
+    for start, stop, b in _exp_chunks(x, shift):
+        b.mul_(sg[start:stop].neg())
+        b.add_(g[start:stop])
+        grad[start:stop].copy_(b)
+    near = (lognorm[:, 0] < 0.5).nonzero()[:, 0]  # p_k > 0.6: one maximal entry
+    if len(near):
+        k = x[near].argmax(-1, keepdim=True)
+        s = sg[near]
+        top = (g[near].gather(1, k).to(_D) - s) - s * torch.expm1(-lognorm[near])
+        grad[near, k[:, 0]] = top[:, 0].to(g.dtype)
+    return grad
+
+
+def _as_rows(t, dim):
+    last = to_last(t, dim).contiguous()
+    return last.reshape(-1, last.shape[-1]), last.shape
+
+
+class LogSoftmaxFunction(torch.autograd.Function):
+    r"""``log_softmax`` with float64 inside and an accurate backward.
+
+    Forward: :func:`_log_softmax_rows`.  Backward without a recorded graph:
+    :func:`_log_softmax_grad_rows`; with one (double backward,
+    :mod:`torch.func`), ``g - softmax(x) * g.sum()`` as differentiable torch
+    operations.  Forward mode: :math:`\dot y = \dot x - \sum_j p_j \dot x_j`.
+    Under :mod:`torch.func` transforms the forward is the teaching version
+    (:func:`coursepkg.softmax.log_softmax_last`), whose operations all batch.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, dim):
+        from . import softmax as _softmax
+
+        empty = x.new_empty(0, dtype=_D)
+        res = None if _transformed(x) else _log_softmax_rows(_as_rows(x, dim)[0])
+        if res is None:
+            out = from_last(_softmax.log_softmax_last(to_last(x, dim)), dim)
+            return out, empty, empty
+        out, m, lognorm = res
+        return from_last(out.reshape(_as_rows(x, dim)[1]), dim), m, lognorm
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, dim = inputs
+        ctx.dim = dim
+        ctx.mark_non_differentiable(output[1], output[2])
+        ctx.save_for_backward(x, output[1], output[2])
+        ctx.save_for_forward(output[0])
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_m, _grad_lognorm):
+        x, m, lognorm = ctx.saved_tensors
+        dim = ctx.dim
+        if torch.is_grad_enabled() or m.numel() == 0 or _transformed(grad_out):
+            return grad_out - torch.softmax(x, dim) * grad_out.sum(dim, keepdim=True), None
+        rows, shape = _as_rows(x, dim)
+        g = _log_softmax_grad_rows(rows, m, lognorm, _as_rows(grad_out, dim)[0])
+        return from_last(g.reshape(shape), dim), None
+
+    @staticmethod
+    def jvp(ctx, d_x, _d_dim):
+        out, = ctx.saved_tensors
+        return d_x - (out.exp() * d_x).sum(ctx.dim, keepdim=True), None, None
+
+
+def log_softmax(x, dim):
+    """float32/float64 ``log_softmax`` along ``dim`` (checked by the caller)."""
+    return LogSoftmaxFunction.apply(x, dim)[0]
+
+
+# --------------------------------------------------------------------------
+# The torch face's softmax, log_softmax and logsumexp
+# --------------------------------------------------------------------------
+
+
+def _fast_input(x, axis) -> bool:
+    """float32/float64 with a non-empty class axis: the fast paths' domain
+    (half precision and empty axes run the teaching version)."""
+    return x.dtype in _FUSED_DTYPES and x.shape[axis] > 0 and x.numel() > 0
+
+
+def log_softmax_face(x, axis=-1):
+    """:func:`coursepkg.softmax.log_softmax` on :class:`LogSoftmaxFunction`."""
+    from . import softmax as _softmax
+    from ._backend import check_axis, check_floating
+
+    check_floating(x, "x")
+    axis = check_axis(axis, x.ndim, "x")
+    if not _fast_input(x, axis):
+        return _softmax.log_softmax(x, axis)
+    return log_softmax(x, axis)
+
+
+def softmax(x, axis=-1, temperature=1.0):
+    """:func:`coursepkg.softmax.softmax` on :func:`torch.softmax` (same
+    special values; autograd, forward mode and vmap are torch's own)."""
+    from . import softmax as _softmax
+    from ._backend import check_axis, check_floating
+
+    check_floating(x, "x")
+    axis = check_axis(axis, x.ndim, "x")
+    temperature = _softmax._check_temperature(temperature)
+    if not _fast_input(x, axis):
+        return _softmax.softmax(x, axis, temperature)
+    return torch.softmax(x if temperature == 1.0 else x / temperature, axis)
+
+
+def logsumexp(x, axis=-1, keepdims=False):
+    """:func:`coursepkg.logsumexp.logsumexp` on :func:`torch.logsumexp`."""
+    from . import logsumexp as _lse
+    from ._backend import check_axis, check_floating
+
+    check_floating(x, "x")
+    axis = check_axis(axis, x.ndim, "x")
+    if not _fast_input(x, axis):
+        return _lse.logsumexp(x, axis, keepdims)
+    return torch.logsumexp(x, axis, keepdim=keepdims)

@@ -285,3 +285,134 @@ def test_linear_cross_entropy_plain_backward_stays_chunked(monkeypatch):
     assert calls == [1]
     for ours, theirs in zip(*grads[::-1]):
         torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------- softmax, log_softmax, logsumexp
+
+import mpmath  # noqa: E402
+import numpy as np  # noqa: E402
+
+from coursepkg import kernels_torch  # noqa: E402
+from coursepkg import softmax as teaching_sm  # noqa: E402
+
+
+def _hard_rows(rows=24, cols=150, seed=1):
+    """float32 rows that break float32 arithmetic: wide spreads, a dominant
+    logit (probability within 1e-20 of one), huge offsets, ties, -inf."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, cols, generator=g, dtype=D) * 4
+    x[0:4] *= 30  # spread ~120
+    x[4:8, 0] = 60.0  # one dominant logit: rest ~ e^-45
+    x[8:10, 3] = 25.0  # p_max = 1 - ~1e-6
+    x[10:12] += 1e4
+    x[12:14] = x[12:14].round()  # ties at the maximum
+    x[14:16, ::3] = -float("inf")
+    x[16:18] -= 90.0  # exp(x) near float32 underflow
+    return x.float()
+
+
+def _ulp(got, exact):
+    """|got - exact| in units of the float32 spacing at ``exact`` (float64)."""
+    exact = np.asarray(exact, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    spacing = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(got == exact, 0.0, np.abs(got - exact) / spacing)
+
+
+def _mp_log_softmax_grad(x, g):
+    """g - exp(log_softmax(x)) * sum(g), row by row in 40-digit arithmetic."""
+    mpmath.mp.dps = 40
+    out = np.empty(x.shape)
+    for i, (row, gi) in enumerate(zip(x.tolist(), g.tolist())):
+        finite = [mpmath.mpf(v) for v in row if v != -np.inf]
+        lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in finite))
+        total = mpmath.fsum(mpmath.mpf(v) for v in gi)
+        for j, (v, gj) in enumerate(zip(row, gi)):
+            p = 0 if v == -np.inf else mpmath.exp(mpmath.mpf(v) - lse)
+            out[i, j] = float(mpmath.mpf(gj) - p * total)
+    return out
+
+
+@pytest.mark.parametrize("chunk", [None, 600, 1])
+def test_float32_log_softmax_within_2_ulp_forward(chunk, monkeypatch):
+    if chunk:  # several rows per chunk, one row per chunk
+        monkeypatch.setattr(kernels_torch, "CHUNK_ELEMENTS", chunk)
+    x = _hard_rows()
+    exact = teaching_sm.log_softmax(x.double()).numpy()
+    got = ctorch.log_softmax(x)
+    assert got.dtype == torch.float32
+    finite = np.isfinite(exact)
+    np.testing.assert_array_equal(np.isfinite(got.numpy()), finite)
+    assert _ulp(got.numpy(), exact)[finite].max() <= 2.0
+    rows, top = np.arange(len(x)), x.argmax(1).numpy()
+    assert _ulp(got.numpy()[rows, top], exact[rows, top]).max() <= 1.0
+    # torch's own float32 log_softmax misses the largest entries by far
+    assert _ulp(torch.log_softmax(x, 1).numpy()[rows, top], exact[rows, top]).max() > 1e3
+
+
+@pytest.mark.parametrize("upstream", ["one-hot at the max", "one-hot elsewhere", "positive"])
+def test_float32_log_softmax_backward_within_4_ulp(upstream):
+    x = _hard_rows(rows=18, cols=60)
+    g = torch.zeros_like(x)
+    rows = torch.arange(len(x))
+    if upstream == "one-hot at the max":  # nll of the predicted class: p_k near 1
+        g[rows, x.argmax(1)] = -1.0
+    elif upstream == "one-hot elsewhere":
+        g[rows, (x.argmax(1) + 1) % x.shape[1]] = -1.0
+    else:
+        g = torch.rand(x.shape, generator=torch.Generator().manual_seed(3))
+    exact = _mp_log_softmax_grad(x.double().numpy(), g.double().numpy())
+    leaf = x.clone().requires_grad_()
+    got, = torch.autograd.grad(ctorch.log_softmax(leaf), leaf, g)
+    normal = np.abs(exact) > np.finfo(np.float32).tiny
+    assert _ulp(got.numpy(), exact)[normal].max() <= 4.0
+    if upstream == "one-hot at the max":  # autograd through the teaching version: ~3 %
+        leaf = x.clone().requires_grad_()
+        old, = torch.autograd.grad(teaching_sm.log_softmax(leaf), leaf, g)
+        assert _ulp(old.numpy(), exact)[normal].max() > 1e3
+
+
+def test_log_softmax_non_last_axis_and_special_values():
+    x = _hard_rows(rows=6, cols=20).reshape(3, 2, 20).transpose(1, 2)  # class axis 1
+    torch.testing.assert_close(ctorch.log_softmax(x, 1),
+                               teaching_sm.log_softmax(x.double(), 1).float(),
+                               rtol=2e-7, atol=0)
+    special = torch.tensor([[1.0, float("inf"), 2.0], [-float("inf")] * 3,
+                            [float("nan"), 1.0, 2.0], [0.0, -float("inf"), 1.0]])
+    for dtype in (torch.float32, torch.float64):
+        for name in ("log_softmax", "softmax", "logsumexp"):
+            got = getattr(ctorch, name)(special.to(dtype))
+            want = getattr(teaching_sm if name != "logsumexp" else
+                           __import__("coursepkg.logsumexp").logsumexp, name)(special.to(dtype))
+            torch.testing.assert_close(got, want, equal_nan=True, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("name", ["log_softmax", "softmax", "logsumexp"])
+def test_softmax_family_autograd_equals_torch(name):
+    x = torch.randn(4, 6, dtype=D)
+    x[1, 2] = 30.0
+    ours = getattr(ctorch, name)
+    theirs = {"log_softmax": lambda a: torch.log_softmax(a, -1),
+              "softmax": lambda a: torch.softmax(a, -1),
+              "logsumexp": lambda a: torch.logsumexp(a, -1)}[name]
+    leaf = x.clone().requires_grad_()
+    assert torch.autograd.gradcheck(ours, (leaf,), check_forward_ad=True,
+                                    check_batched_grad=True,
+                                    check_batched_forward_grad=True)
+    assert torch.autograd.gradgradcheck(ours, (leaf,), check_fwd_over_rev=True,
+                                        check_batched_grad=True)
+    v = torch.randn_like(x)
+    results = []
+    for f in (theirs, ours):
+        leaf = x.clone().requires_grad_()
+        y = f(leaf)
+        w = torch.randn(y.shape, dtype=D, generator=torch.Generator().manual_seed(5))
+        g, = torch.autograd.grad((y * w).sum() + (leaf ** 3).sum(), leaf, create_graph=True)
+        hv, = torch.autograd.grad((g * v).sum(), leaf)
+        with forward_ad.dual_level():
+            tangent = forward_ad.unpack_dual(f(forward_ad.make_dual(x, v))).tangent
+        per_sample = vmap(grad(lambda r: (f(r[None]) ** 2).sum()))(x)
+        results.append((y.detach(), g.detach(), hv, tangent, per_sample))
+    for a, b in zip(*results):
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-14)
