@@ -38,8 +38,10 @@ from pathlib import Path
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 
-#: where the grading tests of the default assignment live (the course's own)
-DEFAULT_CHECKS = Path(__file__).with_name("checks")
+#: where the grading tests of the default assignment live: the instructor's
+#: tree (relative to the current folder, like ``release --source exercises``);
+#: they are not part of the package, so no student installs the hidden tests
+DEFAULT_CHECKS = Path("exercises", "checks")
 
 #: pytest's own fixtures, which a grading test may ask for besides student functions
 PYTEST_FIXTURES = frozenset({
