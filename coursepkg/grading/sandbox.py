@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .contract import Contract, default_contract
-from .wall import Cell, Wall, find_wall, python_executable
+from .wall import MODES, Cell, Wall, find_wall, python_executable
 
 RUNNER_SOURCE = (Path(__file__).with_name("_runner.py")).read_text()
 MAX_ARRAY_BYTES = 16 * 2**20
@@ -78,8 +78,9 @@ class Limits:
     """Resource limits of a child, and its wall.
 
     ``processes`` bounds the processes (threads included) of one child;
-    ``sandbox="none"`` runs children without the OS-level wall (see
-    :mod:`~coursepkg.grading.wall`), an explicit acceptance of the risk.
+    ``sandbox`` chooses the wall (:func:`~coursepkg.grading.wall.find_wall`):
+    ``"auto"``, ``"container"``, ``"uid"``, or ``"none"``, which runs
+    children without any OS-level wall, an explicit acceptance of the risk.
 
     >>> Limits(call_timeout=0)
     Traceback (most recent call last):
@@ -96,8 +97,8 @@ class Limits:
     sandbox: str = "auto"
 
     def __post_init__(self):
-        if self.sandbox not in ("auto", "none"):
-            raise ValueError(f"sandbox must be 'auto' or 'none', got {self.sandbox!r}")
+        if self.sandbox not in MODES:
+            raise ValueError(f"sandbox must be one of {', '.join(MODES)}, got {self.sandbox!r}")
         for name in ("call_timeout", "import_timeout", "startup_timeout", "memory_mb",
                      "cpu_seconds", "processes"):
             value = getattr(self, name)
@@ -174,7 +175,7 @@ def _child_environment() -> dict[str, str]:
 class _Child:
     """One child process serving one student module, inside its wall."""
 
-    def __init__(self, module: str, student_file: Path, limits: Limits, wall: Wall):
+    def __init__(self, module: str, student_file: Path, limits: Limits, wall: Wall, hide=()):
         self.module = module
         self.limits = limits
         self.count = 0
@@ -200,7 +201,7 @@ class _Child:
                     str(int(limits.processes))]
 
         try:
-            self.cell = Cell(wall, argv, folders, workdir="work", extra_ro=trees,
+            self.cell = Cell(wall, argv, folders, workdir="work", extra_ro=trees, hide=hide,
                              env=_child_environment(), pass_fds=(write_fd,))
         finally:
             os.close(write_fd)
@@ -359,7 +360,8 @@ class Submission:
             self._module_errors[module] = StudentError(
                 "missing-module", f"{module}.py is missing from the submission")
             return
-        self._children[module] = _Child(module, path, self.limits, self.wall)
+        self._children[module] = _Child(module, path, self.limits, self.wall,
+                                        hide=[self.contract.checks_dir])
 
     def _child(self, module: str) -> _Child:
         if module in self._module_errors:
