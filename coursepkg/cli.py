@@ -177,6 +177,12 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"coursepkg {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:  # an optional dependency: name its extra
+        from ._extras import missing_extra
+
+        print(f"coursepkg {args.command}: error: "
+              f"{missing_extra(error, 'coursepkg ' + args.command)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"coursepkg {args.command}: interrupted (grade-batch resumes when run again)",
               file=sys.stderr)

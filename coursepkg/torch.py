@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import inspect as _inspect
 
-import torch as _torch
+try:
+    import torch as _torch
+except ModuleNotFoundError as _error:  # name the extra that installs it
+    from ._extras import missing_extra as _missing_extra
+
+    raise _missing_extra(_error, "coursepkg.torch") from None
 
 from . import chunked as _chunked
 from . import gradients as _gradients

@@ -54,10 +54,9 @@ def hidden_test_names(checks_dir=None) -> set[str]:
     """The names of the hidden grading tests in ``checks_dir`` (default: the course's)."""
     import ast
 
-    from coursepkg.grading.contract import DEFAULT_CHECKS
     from coursepkg.grading.release import _is_hidden
 
-    checks_dir = DEFAULT_CHECKS if checks_dir is None else checks_dir
+    checks_dir = EXERCISES / "checks" if checks_dir is None else checks_dir
     names = {node.name for path in Path(checks_dir).glob("ex*.py")
              for node in ast.parse(path.read_text()).body if _is_hidden(node)}
     assert names  # the search below must be able to fail

@@ -14,6 +14,8 @@ from coursepkg.grading.release import release, strip_solutions, visible_checks
 
 from grading_support import EXERCISES, FAST, hidden_test_names, leaks
 
+CHECKS = EXERCISES / "checks"
+
 
 def test_release_keeps_signatures_and_docstrings(stubs):
     for module, functions in CONTRACT.items():
@@ -74,14 +76,14 @@ def test_the_student_side_holds_no_solution_and_no_hidden_test(stubs):
                              *(f"{m}.py" for m in CONTRACT)]
     assert leaks(texts) == []
     # the search finds them in what the instructor keeps
-    assert leaks({m: (contract.DEFAULT_CHECKS / f"{m}.py").read_text() for m in CONTRACT})
+    assert leaks({m: (CHECKS / f"{m}.py").read_text() for m in CONTRACT})
     assert leaks({m: (EXERCISES / f"{m}.py").read_text() for m in CONTRACT})
 
 
 def test_visible_checks_keep_every_visible_test():
     for module in CONTRACT:
-        full = ast.parse((contract.DEFAULT_CHECKS / f"{module}.py").read_text())
-        shown = ast.parse(visible_checks((contract.DEFAULT_CHECKS / f"{module}.py").read_text()))
+        full = ast.parse((CHECKS / f"{module}.py").read_text())
+        shown = ast.parse(visible_checks((CHECKS / f"{module}.py").read_text()))
         tests = {n.name for n in full.body if contract.is_test(n)}
         assert {n.name for n in shown.body if contract.is_test(n)} == tests - hidden_test_names()
 
