@@ -20,11 +20,15 @@ from pathlib import Path
 STARTER = Path("_build", "starter")
 
 
-def write_starter(root) -> Path:
-    """Release ``root/exercises`` into ``root/_build/starter``; return the zip."""
+def write_starter(root) -> Path | None:
+    """Release ``root/exercises`` into ``root/_build/starter``; return the zip
+    (None in a tree without the instructor sources, such as the student side
+    that ``make student`` writes)."""
     from coursepkg.grading.release import release
 
     root = Path(root)
+    if not (root / "exercises").is_dir():
+        return None
     out = root / STARTER
     shutil.rmtree(out, ignore_errors=True)
     zip_path = out / "exercises.zip"

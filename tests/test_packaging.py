@@ -210,3 +210,60 @@ def test_optional_imports_name_their_extra(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "coursepkg.grading.selfcheck", None)
     assert cli.main(["check"]) == 2
     assert "coursepkg.grading.selfcheck" in capsys.readouterr().err
+
+
+# ------------------------------------------- what students download or launch
+
+def _texts(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` as text, and every member of its zips."""
+    texts = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        name = str(path.relative_to(folder))
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                texts.update({f"{name}:{n}": archive.read(n).decode("utf-8", "replace")
+                              for n in archive.namelist()})
+        else:
+            texts[name] = path.read_bytes().decode("utf-8", "replace")
+    return texts
+
+
+def test_the_student_side_of_the_repository_holds_no_solution(tmp_path):
+    """``make student``: what the public repository (Binder, Colab) holds."""
+    student = tmp_path / "student"
+    _run(["make", "-s", "student", f"STUDENT={student}", f"BIN={Path(sys.executable).parent}"],
+         cwd=ROOT)
+    assert not (student / "exercises").exists() and not (student / "tests" / "grading").exists()
+    assert sorted(p.name for p in (student / "starter").glob("ex*.py")) == [
+        "ex1_softmax.py", "ex2_information.py", "ex3_mle.py", "ex4_logsumexp.py",
+        "ex5_gradients.py"]
+    assert (student / "book" / "01_softmax.ipynb").is_file()
+    texts = _texts(student)
+    assert leaks(texts) == []
+    assert [n for n in texts if n.startswith("starter/checks/")]  # visible tests are there
+
+
+def test_the_book_build_releases_the_starter_files(tmp_path):
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        import starter_files
+    finally:
+        sys.path.remove(str(ROOT / "_ext"))
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    zip_path = starter_files.write_starter(tmp_path)
+    with zipfile.ZipFile(zip_path) as archive:
+        assert "exercises/ex1_softmax.py" in archive.namelist()
+    assert leaks(_texts(zip_path.parent)) == []
+    shutil.rmtree(tmp_path / "exercises")
+    assert starter_files.write_starter(tmp_path) is None
+
+
+def test_the_built_site_holds_no_solution_and_no_hidden_test(book_build):
+    assert book_build.html.is_dir()
+    texts = _texts(book_build.html)
+    assert len(texts) > 50 and leaks(texts) == []
+    # the starter files the build released (a chapter's download) are clean too
+    assert leaks(_texts(ROOT / "_build" / "starter")) == []
