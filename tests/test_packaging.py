@@ -267,3 +267,14 @@ def test_the_built_site_holds_no_solution_and_no_hidden_test(book_build):
     assert len(texts) > 50 and leaks(texts) == []
     # the starter files the build released (a chapter's download) are clean too
     assert leaks(_texts(ROOT / "_build" / "starter")) == []
+
+
+def test_the_version_is_the_same_everywhere():
+    import yaml
+
+    import coursepkg
+
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["version"] == coursepkg.__version__
+    assert citation["license"] == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text()
+    assert f"\n## {coursepkg.__version__} " in (ROOT / "CHANGELOG.md").read_text()
