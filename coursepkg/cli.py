@@ -88,21 +88,35 @@ def _grade(parser):
     parser.add_argument("submission", type=Path, metavar="SUBMISSION_DIR")
     parser.add_argument("--json", type=Path, metavar="RESULTS_JSON",
                         help="also write Gradescope's results.json here")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="list every test with its feedback, not only the first "
+                             "failure of each function")
+    parser.add_argument("--hidden-visibility", default="after_published",
+                        choices=("after_published", "after_due_date", "hidden"),
+                        help="Gradescope visibility of the hidden tests in results.json "
+                             "(default after_published: shown once grades are published)")
     _limits(parser)
     _assignment(parser)
+    parser.epilog = ("exit status: 0 graded (whatever the score), 1 the grader failed, "
+                     "2 bad arguments, 3 graded but some grading tests broke")
 
     def run(args):
         from .grading.grade import grade, print_table, write_json
+        from .grading.summary import GRADER_FAILED, exit_status, wrap
         from .grading.wall import Wall
 
-        report = grade(args.submission, args.modules, limits=_make_limits(args),
-                       book_url=args.book_url, contract=_contract(args))
+        try:
+            report = grade(args.submission, args.modules, limits=_make_limits(args),
+                           book_url=args.book_url, contract=_contract(args))
+        except (RuntimeError, OSError) as error:
+            print(f"coursepkg grade: the grader failed: {error}", file=sys.stderr)
+            return GRADER_FAILED
         print(report.intake.report())
-        print_table(report)
-        print(f"isolation: {Wall(report.isolation).description}")
+        print_table(report, args.verbose)
+        print("\n".join(wrap(f"isolation: {Wall(report.isolation).description}", "")))
         if args.json:
-            write_json(report, args.json)
-        return 0
+            write_json(report, args.json, args.hidden_visibility)
+        return exit_status(report)
 
     return run
 

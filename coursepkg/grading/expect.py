@@ -185,8 +185,11 @@ def describe_mistake(key: str, book_url: str = "") -> str:
     return f"classic mistake: {text}. See {book_url}{link}"
 
 
-def _show(array) -> str:
-    return np.array2string(np.asarray(array), precision=8, threshold=12, max_line_width=78)
+def _show(array, prefix: str) -> str:
+    """``prefix`` and the array, its lines aligned and at most 74 characters
+    long (feedback is printed indented in 80 columns)."""
+    return prefix + np.array2string(np.asarray(array), precision=8, threshold=12,
+                                    max_line_width=74, prefix=prefix)
 
 
 def _entry(value) -> str:
@@ -318,10 +321,12 @@ def diagnose(actual, expected, dtype, rtol: float, atol: float, what: str) -> Mi
     else:
         head = f"{what}: expected {_entry(e)}, got {_entry(a)}"
     lines = [head]
-    if special.any():
-        lines.append(f"{int(special.sum())} entries are nan or infinite where the expected "
-                     "value is not, or finite where it is infinite")
-    if not np.isnan(abs_err):
+    count = int(special.sum())
+    if count:
+        lines.append(f"{count} {'entry has' if count == 1 else 'entries have'} the wrong "
+                     "special value (nan or inf where a finite number is expected, or "
+                     "the reverse)")
+    if not np.isnan(abs_err) and not (count and abs_err == 0):
         over = " (over the entries where both are finite)" if special.any() else ""
         lines.append(f"max abs error {abs_err:.3g}, max rel error {rel_err:.3g}{over} "
                      f"(allowed: rtol {rtol:g}, atol {atol:g})")
@@ -331,8 +336,8 @@ def diagnose(actual, expected, dtype, rtol: float, atol: float, what: str) -> Mi
         lines.append(note)
         public.append(note)
     if a.ndim and a.size > 1:
-        lines.append(f"expected {_show(e)}")
-        lines.append(f"got      {_show(a)}")
+        lines.append(_show(e, "expected "))
+        lines.append(_show(a, "got      "))
     return Mismatch("\n".join(lines), "; ".join(public))
 
 

@@ -59,6 +59,8 @@ class TestResult:
     max_score: float
     output: str
     visibility: str
+    #: the test itself failed (not the student's code): its 0 says nothing
+    grader_error: bool = False
 
     def as_gradescope(self, hidden_as: str = "after_published") -> dict:
         """The test as Gradescope wants it.  A hidden test's output never
@@ -162,7 +164,9 @@ class GradingSession:
         result = self.results[item.nodeid]
         if call.excinfo is not None and call.when != "teardown":
             result.score = 0.0
-            result.output = feedback(call.excinfo.value, result.visibility == "hidden", self.book_url)
+            error = call.excinfo.value
+            result.output = feedback(error, result.visibility == "hidden", self.book_url)
+            result.grader_error = not isinstance(error, (Mismatch, Mistake, StudentError))
         elif call.when == "call":
             result.score = result.max_score
             result.output = "passed"
