@@ -25,6 +25,7 @@ except ModuleNotFoundError as _error:  # name the extra that installs it
 
     raise _missing_extra(_error, "coursepkg.torch") from None
 
+from . import _axes
 from . import chunked as _chunked
 from . import gradients as _gradients
 from . import information as _information
@@ -103,18 +104,19 @@ cross_entropy_loss.__doc__ = _losses.cross_entropy_loss.__doc__
 
 
 
-def _fast(fast, teaching):
-    """``fast`` under the teaching version's name, signature and doc."""
-    wrapped = _face(fast, "x")
+def _fast(fast, teaching, *array_params):
+    """``fast`` under the teaching version's name and doc."""
+    wrapped = _face(fast, *array_params)
     for attr in ("__name__", "__qualname__", "__doc__"):
         setattr(wrapped, attr, getattr(teaching, attr))
-    wrapped.__signature__ = _inspect.signature(teaching)
     return wrapped
 
 
-logsumexp = _fast(_kernels_torch.logsumexp, _logsumexp.logsumexp)
-softmax = _fast(_kernels_torch.softmax, _softmax.softmax)
-log_softmax = _fast(_kernels_torch.log_softmax_face, _softmax.log_softmax)
+logsumexp = _fast(_axes.scipy_logsumexp(_kernels_torch.logsumexp),
+                  _logsumexp.logsumexp, "x", "b")
+softmax = _fast(_axes.scipy_axes(_kernels_torch.softmax), _softmax.softmax, "x")
+log_softmax = _fast(_axes.scipy_axes(_kernels_torch.log_softmax_face),
+                    _softmax.log_softmax, "x")
 naive_softmax = _face(_softmax.naive_softmax, "x")
 sigmoid = _face(_softmax.sigmoid, "x")
 log_sigmoid = _face(_softmax.log_sigmoid, "x")
