@@ -90,15 +90,22 @@ def test_verbose_lists_every_test_by_name(wrong_report):
         assert (test.visibility == "hidden") == (f"{' '.join(test.name.split())} (hidden)" in text)
 
 
-def test_a_grading_test_that_breaks_is_a_grader_error(tmp_path):
+def _checks(tmp_path, **bodies):
+    """A checks folder for ex1_softmax: one visible 1-point test per body."""
     checks = tmp_path / "checks"
     checks.mkdir()
-    (checks / "ex1_softmax.py").write_text(
-        "import pytest\n\n"
-        "@pytest.mark.points(1)\n@pytest.mark.visibility('visible')\n"
-        "def test_fine(softmax):\n    '''fine'''\n    softmax([1.0, 2.0])\n\n"
-        "@pytest.mark.points(1)\n@pytest.mark.visibility('visible')\n"
-        "def test_broken(softmax):\n    '''broken'''\n    softmax([1.0, 2.0]) + None\n")
+    (checks / "ex1_softmax.py").write_text("import pytest\n" + "".join(
+        f"\n@pytest.mark.points(1)\n@pytest.mark.visibility('visible')\n"
+        f"def test_{name}(softmax):\n    {body}\n"
+        for name, body in bodies.items()))
+    return checks
+
+
+BROKEN = "softmax([1.0, 2.0]) + None"  # a grading test with a bug: TypeError
+
+
+def test_a_grading_test_that_breaks_is_a_grader_error(tmp_path):
+    checks = _checks(tmp_path, fine="softmax([1.0, 2.0])", broken=BROKEN)
     report = grade(EXERCISES, ["ex1_softmax"], FAST, contract=load(checks))
     assert [t.grader_error for t in report.tests] == [False, True]
     assert report.tests[1].output.startswith("grader error (TypeError)")
@@ -106,16 +113,6 @@ def test_a_grading_test_that_breaks_is_a_grader_error(tmp_path):
     assert "grader errors in 1 tests" in render(report)
     report.tests.pop()
     assert exit_status(report) == GRADED
-
-
-def _broken_checks(tmp_path):
-    checks = tmp_path / "checks"
-    checks.mkdir()
-    (checks / "ex1_softmax.py").write_text(
-        "import pytest\n\n"
-        "@pytest.mark.points(1)\n@pytest.mark.visibility('hidden')\n"
-        "def test_broken(softmax):\n    '''broken'''\n    softmax([1.0, 2.0]) + None\n")
-    return checks
 
 
 def test_cli_grade_exit_status_says_whether_grading_worked(tmp_path, capsys, monkeypatch):
@@ -135,7 +132,7 @@ def test_cli_grade_exit_status_says_whether_grading_worked(tmp_path, capsys, mon
     assert visibilities == {"visible", "after_due_date"}
 
     assert cli.main(["grade", str(EXERCISES), "--modules", "ex1_softmax",
-                     "--checks", str(_broken_checks(tmp_path))]) == GRADER_ERRORS
+                     "--checks", str(_checks(tmp_path, broken=BROKEN))]) == GRADER_ERRORS
     assert "grader errors in 1 tests" in capsys.readouterr().out
 
     def fails(*args, **kwargs):
