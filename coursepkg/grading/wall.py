@@ -283,7 +283,7 @@ def kill_uid(uid: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while processes_of(uid) and time.monotonic() < deadline:
         subprocess.run([*_setpriv(uid), shutil.which("kill", path="/usr/bin:/bin") or "kill",
-                        "-s", "KILL", "--", "-1"], stdout=subprocess.DEVNULL,
+                        "-9", "-1"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=False)
         time.sleep(0.01)
 

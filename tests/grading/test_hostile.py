@@ -140,7 +140,6 @@ from pathlib import Path  # noqa: E402
 from grading_support import EXERCISES, ROOT  # noqa: E402
 
 WALL = CASE_DIR / "wall"
-MARK = "cpkg-pwned"
 SECRET = "COURSEPKG_SECRET_TOKEN"
 USER_UID = 1_999_999_001  # the "ordinary user" the user-path tests grade as
 # the attack of each function in one hostile submission (a fork bomb, a memory hog and
@@ -155,14 +154,20 @@ ATTACKS = {
 UNSAFE_UNWALLED = {"kill_grader", "fork_bomb", "memory_hog", "rewrite_results"}
 
 
-def wall_submission(folder: Path, attacks: dict[str, str]) -> Path:
+def new_mark() -> str:
+    """A process name (at most 15 characters) for one run's attacks, so that runs
+    at the same time (other test sessions on the machine) do not see each other's."""
+    return f"cpkg-{os.urandom(4).hex()}"
+
+
+def wall_submission(folder: Path, attacks: dict[str, str], mark: str) -> Path:
     """The solutions, with ``{function: case}`` attacks (the guard switched off first)."""
     preamble = (WALL / "guard_off.py").read_text()
     snippets: dict[str, str] = {}
     for function, case in attacks.items():
         module = module_of(function)
         snippets[module] = snippets.get(module, preamble) + "\n\n" + (WALL / f"{case}.py").read_text()
-    return make_submission(folder, snippets)
+    return make_submission(folder, {m: s.replace("cpkg-pwned", mark) for m, s in snippets.items()})
 
 
 @pytest.fixture
@@ -177,9 +182,6 @@ def grader_home():
     os.chown(home / "out", USER_UID, USER_UID)
     yield home
     shutil.rmtree(home, ignore_errors=True)
-    for stale in ("/tmp/coursepkg-pwned-wall", "/var/tmp/coursepkg-pwned-wall"):
-        if os.path.exists(stale):
-            os.remove(stale)
 
 
 def digest(home: Path) -> dict[str, str]:
@@ -188,49 +190,56 @@ def digest(home: Path) -> dict[str, str]:
             if p.is_file() and "__pycache__" not in p.parts}
 
 
-def marked_processes() -> list[int]:
+def marked_processes(mark: str) -> list[int]:
+    """Live processes named ``mark`` (zombies are dead: a killed process stays one
+    until whatever inherited it reaps it)."""
     pids = []
     for entry in os.listdir("/proc"):
         try:
-            if entry.isdigit() and Path(f"/proc/{entry}/comm").read_text().strip() == MARK:
+            stat = Path(f"/proc/{entry}/stat").read_text() if entry.isdigit() else ""
+            if stat and f"({mark}) " in stat and stat.rpartition(")")[2].split()[0] != "Z":
                 pids.append(int(entry))
         except OSError:
             pass
     return pids
 
 
-def run_grader(home: Path, args: list[str], *, user: bool = False, secret: str = ""):
+def run_grader(home: Path, args: list[str], *, user: bool = False, view: bool = False,
+               secret: str = ""):
     """``python -m coursepkg ARGS`` from ``home``, as root or as USER_UID.
 
-    As the user, the interpreter and the site-packages are bind-mounted into
-    ``home`` in a private mount namespace (the originals may lie in root's
-    home), and the grader drops to USER_UID with no capability left."""
+    With ``view`` (implied by ``user``), the interpreter and the
+    site-packages are bind-mounted into ``home`` in a private mount namespace,
+    so that any uid can reach them (the originals may lie in root's home);
+    as the user, the grader then drops to USER_UID with no capability left."""
     python = os.path.realpath(sys.executable)
     prefix = os.path.realpath(sys.base_prefix)
     site = os.path.realpath(sysconfig.get_paths()["purelib"])
     command = [python, "-s", "-m", "coursepkg", *args]
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8",
            "PYTHONPATH": f"{home}:{site}", SECRET: secret}
-    if user:
-        view = home / "view"
-        (view / "py").mkdir(parents=True)
-        (view / "site").mkdir()
-        env["PYTHONPATH"] = f"{home}:{view / 'site'}"
-        inner = [str(view / "py" / os.path.relpath(python, prefix)), *command[1:]]
+    if user or view:
+        seen = home / "view"
+        (seen / "py").mkdir(parents=True)
+        (seen / "site").mkdir()
+        env["PYTHONPATH"] = f"{home}:{seen / 'site'}"
+        drop = ["setpriv", f"--reuid={USER_UID}", f"--regid={USER_UID}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--"] if user else []
         command = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
                    'mount --bind "$1" "$2" && mount --bind "$3" "$4" && shift 4 && exec "$@"',
-                   "sh", prefix, str(view / "py"), site, str(view / "site"),
-                   "setpriv", f"--reuid={USER_UID}", f"--regid={USER_UID}", "--clear-groups",
-                   "--inh-caps=-all", "--bounding-set=-all", "--", *inner]
+                   "sh", prefix, str(seen / "py"), site, str(seen / "site"), *drop,
+                   str(seen / "py" / os.path.relpath(python, prefix)), *command[1:]]
     # a session of its own: an attack that reaches the grader's process group stops there
     return subprocess.run(command, cwd=home, env=env, capture_output=True, text=True,
                           timeout=120, start_new_session=True)
 
 
 class Listener:
-    """A TCP server on the first free port of the range the network attack tries."""
+    """A TCP server on the first free port of the range the network attack tries;
+    it counts the connections that bring this run's ``mark``."""
 
-    def __init__(self):
+    def __init__(self, mark: str):
+        self.mark = mark.encode()
         self.connections = 0
         self.server = socket.socket()
         for port in range(47800, 47820):
@@ -251,8 +260,12 @@ class Listener:
                 connection, _ = self.server.accept()
             except OSError:
                 continue
-            self.connections += 1
-            connection.close()
+            with connection:
+                connection.settimeout(1.0)
+                try:
+                    self.connections += connection.recv(64) == self.mark
+                except OSError:
+                    pass
 
     def close(self):
         self.running = False
@@ -269,30 +282,35 @@ def points(results: dict) -> dict[str, list[float]]:
     return table
 
 
-def grade_hostile(home: Path, attacks: dict[str, str], *, user=False, sandbox=None):
+def grade_hostile(home: Path, attacks: dict[str, str], *, user=False, view=False,
+                  sandbox=None):
     """Grade the hostile submission; return (process, results or None, evidence)."""
-    submission = wall_submission(home / "submission", attacks)
+    mark = new_mark()
+    submission = wall_submission(home / "submission", attacks, mark)
     out = home / "out" / "results.json"
     secret = f"s3cr3t-{os.getpid()}-{time.time_ns()}"
     before = digest(home)
-    listener = Listener()
+    listener = Listener(mark)
     try:
         process = run_grader(home, ["grade", str(submission), "--json", str(out), "--timeout",
                                     "1.5", "--memory-mb", "768",
                                     *(["--sandbox", sandbox] if sandbox else [])],
-                             user=user, secret=secret)
-        alive = marked_processes()
+                             user=user, view=view, secret=secret)
+        alive = marked_processes(mark)
         time.sleep(1.0)  # a daemon that survived would rewrite the results now
     finally:
         listener.close()
-    for pid in marked_processes():  # only ever found without the wall
+    for pid in marked_processes(mark):  # only ever found without the wall
         os.kill(pid, 9)
+    written = [p for p in (f"/tmp/{mark}-wall", f"/var/tmp/{mark}-wall", f"{home}/{mark}-wall")
+               if os.path.exists(p)]
+    for path in written:
+        os.remove(path)
     results = json.loads(out.read_text()) if out.exists() else None
     evidence = {
         "survivors": alive,
         "changed": sorted(k for k, v in digest(home).items() if before.get(k) != v),
-        "written": [p for p in ("/tmp/coursepkg-pwned-wall", str(home / "coursepkg-pwned-wall"))
-                    if os.path.exists(p)],
+        "written": [p.replace(mark, "MARK") for p in written],
         "secret": secret in process.stdout + (out.read_text() if out.exists() else ""),
         "connections": listener.connections,
     }
@@ -325,7 +343,7 @@ def test_the_wall_contains_every_attack(grader_home, user):
 def test_the_wall_hides_other_students(grader_home, user):
     classroom = grader_home / "class"
     shutil.copytree(EXERCISES, classroom / "alice")
-    wall_submission(classroom / "mallory", {"softmax": "other_student"})
+    wall_submission(classroom / "mallory", {"softmax": "other_student"}, new_mark())
     gradebook = grader_home / "out" / "gradebook.csv"
     process = run_grader(grader_home, ["grade-batch", "class", "--out", str(gradebook),
                                        "--no-progress", "--timeout", "1.5"], user=user)
@@ -334,6 +352,20 @@ def test_the_wall_hides_other_students(grader_home, user):
     table = points(results)
     assert table["softmax"][0] == 0
     assert results["score"] == 100 - table["softmax"][1]
+
+
+def test_the_uid_level_contains_all_but_the_network(grader_home):
+    """--sandbox uid (a container without namespaces): a dedicated uid, no namespaces.
+
+    The trusted files are made unreadable by permissions, as run_autograder
+    does on Gradescope; the network and /tmp stay reachable (documented)."""
+    for trusted in ("coursepkg", "exercises"):
+        (grader_home / trusted).chmod(0o700)
+    process, results, evidence = grade_hostile(grader_home, ATTACKS, view=True, sandbox="uid")
+    assert evidence.pop("connections") > 0
+    assert evidence["written"] == ["/tmp/MARK-wall", "/var/tmp/MARK-wall"]
+    evidence["connections"], evidence["written"] = 0, []
+    assert_contained(process, results, evidence, ATTACKS, "uid")
 
 
 def test_without_the_wall_the_attacks_get_through(grader_home):
@@ -345,7 +377,8 @@ def test_without_the_wall_the_attacks_get_through(grader_home):
     assert evidence["survivors"] and evidence["secret"] and evidence["connections"]
     assert any("/checks/" in k for k in evidence["changed"])  # the grading tests
     assert any(re.match(r"exercises/ex\d", k) for k in evidence["changed"])  # the solutions
-    assert len(evidence["written"]) == 2
+    assert evidence["written"] == ["/tmp/MARK-wall", "/var/tmp/MARK-wall",
+                                   f"{grader_home}/MARK-wall"]
     table = points(results)
     assert table["fit_softmax_regression"][0] == table["fit_softmax_regression"][1]
     assert any("def test_" in t["output"] for t in results["tests"] if ".entropy:" in t["name"])
@@ -366,7 +399,7 @@ def test_without_the_wall_the_grader_is_killed(grader_home):
 def test_without_the_wall_other_students_are_read(grader_home):
     classroom = grader_home / "class"
     shutil.copytree(EXERCISES, classroom / "alice")
-    wall_submission(classroom / "mallory", {"softmax": "other_student"})
+    wall_submission(classroom / "mallory", {"softmax": "other_student"}, new_mark())
     gradebook = grader_home / "out" / "gradebook.csv"
     process = run_grader(grader_home, ["grade-batch", "class", "--out", str(gradebook),
                                        "--no-progress", "--timeout", "1.5", "--sandbox", "none"])

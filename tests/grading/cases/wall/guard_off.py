@@ -15,7 +15,7 @@ import signal as _signal  # noqa: E402
 import time as _time  # noqa: E402
 
 _libc = _ctypes.CDLL(None, use_errno=True)
-MARK = b"cpkg-pwned"  # the name attack processes give themselves (the tests look for it)
+MARK = b"cpkg-pwned"  # attack processes take it as their name (the tests make it unique)
 
 
 def _grader():

