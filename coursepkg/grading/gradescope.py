@@ -31,18 +31,26 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; 
 fi
 "$PY" -m venv /autograder/venv
 /autograder/venv/bin/pip install --quiet {pins}
+# the grader's wall around student code (README, "Threat model and its limits")
+apt-get update
+apt-get install -y bubblewrap util-linux procps
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope runs this for each submission.  The student's code runs only in
-# child processes of the grader (see the README's threat model).
+# Gradescope runs this for each submission, as root.  The student's code runs
+# only in child processes of the grader, each in a bubblewrap sandbox as a
+# dedicated unprivileged uid (README, "Threat model and its limits"); should
+# the container allow no namespaces, as a dedicated uid only (--sandbox
+# container), so the bundle (grading tests) and the results folder are made
+# unreadable to other users first.
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PY="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
 RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
+chmod 700 "$ROOT/source" "$ROOT/results"
 cd "$ROOT/source"
 PYTHONPATH="$ROOT/source" "$PY" -m coursepkg grade "$ROOT/submission" \\
-    --json "$RESULTS" {options}
+    --json "$RESULTS" --sandbox container {options}
 status=$?
 # 0 graded, 3 graded though some grading test broke (results.json says which)
 if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then

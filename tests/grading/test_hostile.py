@@ -135,6 +135,7 @@ import sys  # noqa: E402
 import sysconfig  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
+import zipfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from grading_support import EXERCISES, ROOT  # noqa: E402
@@ -184,9 +185,9 @@ def grader_home():
     shutil.rmtree(home, ignore_errors=True)
 
 
-def digest(home: Path) -> dict[str, str]:
+def digest(home: Path, tops=("coursepkg", "exercises")) -> dict[str, str]:
     return {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for top in ("coursepkg", "exercises") for p in sorted((home / top).rglob("*"))
+            for top in tops for p in sorted((home / top).rglob("*"))
             if p.is_file() and "__pycache__" not in p.parts}
 
 
@@ -406,3 +407,32 @@ def test_without_the_wall_other_students_are_read(grader_home):
     assert process.returncode == 0, process.stderr[-2000:]
     results = json.loads((grader_home / "out" / "gradebook.results" / "mallory.json").read_text())
     assert results["score"] == 100
+
+
+def test_the_gradescope_bundle_grades_behind_the_wall(tmp_path):
+    """run_autograder, as Gradescope runs it (as root), with every attack at once."""
+    from coursepkg.grading.gradescope import build_bundle
+
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(build_bundle(tmp_path / "autograder.zip", call_timeout=1.5)) as bundle:
+        bundle.extractall(root / "source")
+        assert "apt-get install -y bubblewrap" in bundle.read("setup.sh").decode()
+    script = root / "source" / "run_autograder"
+    script.chmod(0o755)
+    mark, secret = new_mark(), f"s3cr3t-{time.time_ns()}"
+    wall_submission(root / "submission", ATTACKS, mark)
+    before = digest(root, ("source",))
+    env = {"PATH": "/usr/bin:/bin", "AUTOGRADER_ROOT": str(root),
+           "AUTOGRADER_PYTHON": sys.executable, SECRET: secret}
+    process = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=120,
+                             start_new_session=True)
+    alive = marked_processes(mark)
+    time.sleep(1.0)
+    text = (root / "results" / "results.json").read_text()
+    evidence = {"survivors": alive, "changed": [k for k, v in digest(root, ("source",)).items()
+                                                if before.get(k) != v],
+                "written": [p for p in (f"/tmp/{mark}-wall", f"/var/tmp/{mark}-wall")
+                            if os.path.exists(p)],
+                "secret": secret in text + process.stdout, "connections": 0}
+    assert_contained(process, json.loads(text), evidence, ATTACKS, "namespaces+uid")
+    assert (root / "source").stat().st_mode & 0o777 == 0o700
