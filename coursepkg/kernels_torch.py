@@ -302,24 +302,26 @@ def _dense_logits(hidden, weight, bias):
     return z if bias is None else z + bias
 
 
-def _dense_problem(hidden, weight, bias, target, ignore_index, reduction,
-                   label_smoothing):
+def _dense_problem(hidden, weight, bias, target, class_weight, ignore_index,
+                   reduction, label_smoothing):
     z = _dense_logits(hidden, weight, bias)
-    return z, _problem(z, target, None, ignore_index, reduction, label_smoothing)
+    return z, _problem(z, target, class_weight, ignore_index, reduction,
+                       label_smoothing)
 
 
 class LinearCrossEntropyFunction(torch.autograd.Function):
     r"""Chunked linear cross-entropy whose backward recomputes each chunk.
 
-    Without a recorded graph the forward and backward never hold more than
-    ``(N, chunk_size)`` logits (:mod:`coursepkg.chunked`).  Double backward,
-    forward mode and the :mod:`torch.func` transforms go through the full
-    ``(N, V)`` logits as differentiable torch operations (memory as in the
-    unchunked ``cross_entropy(hidden @ weight.T + bias, target)``):
+    Takes the 2-D problem (``hidden (N, H)``); without a recorded graph the
+    forward and backward never hold more than ``(N, chunk_size)`` logits
+    (:mod:`coursepkg.chunked`).  Double backward, forward mode and the
+    :mod:`torch.func` transforms go through the full ``(N, V)`` logits as
+    differentiable torch operations (memory as in the unchunked
+    ``cross_entropy(hidden @ weight.T + bias, target)``):
 
     .. math::
 
-        G = s\,(p - \tilde y), \qquad
+        G = s\,(p\,T - t), \qquad
         \frac{\partial L}{\partial h} = G W, \quad
         \frac{\partial L}{\partial W} = G^\top h, \quad
         \frac{\partial L}{\partial b} = \mathbf{1}^\top G .
@@ -328,56 +330,56 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(hidden, weight, bias, target, chunk_size, ignore_index, reduction,
-                label_smoothing):
+    def forward(hidden, weight, bias, target, class_weight, chunk_size, ignore_index,
+                reduction, label_smoothing):
         from . import chunked
 
-        if _transformed(hidden, weight, target, *([] if bias is None else [bias])):
-            chunked._validate(hidden, weight, target, bias, chunk_size, ignore_index,
-                              reduction, label_smoothing)
-            z, prob = _dense_problem(hidden, weight, bias, target, ignore_index,
-                                     reduction, label_smoothing)
-            return _losses._loss(prob), hidden.new_empty(0)
-        loss, lse, *_ = chunked._forward(hidden, weight, bias, target, chunk_size,
-                                         ignore_index, reduction, label_smoothing)
-        return loss, lse
+        prob = chunked._validate(hidden, weight, target, bias, chunk_size,
+                                 ignore_index, reduction, label_smoothing, class_weight)
+        if _transformed(hidden, weight, target,
+                        *(t for t in (bias, class_weight) if t is not None)):
+            _, dense = _dense_problem(hidden, weight, bias, target, class_weight,
+                                      ignore_index, reduction, label_smoothing)
+            empty = hidden.new_empty(0, dtype=torch.float64)
+            return _losses._loss(dense), empty, empty
+        return chunked._forward(prob)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        hidden, weight, bias, target, *options = inputs
+        hidden, weight, bias, target, class_weight, *options = inputs
         ctx.options = tuple(options)
-        ctx.mark_non_differentiable(output[1])
-        ctx.save_for_backward(hidden, weight, bias, target, output[1])
-        ctx.save_for_forward(hidden, weight, bias, target)
+        ctx.mark_non_differentiable(output[1], output[2])
+        ctx.save_for_backward(hidden, weight, bias, target, class_weight, output[1],
+                              output[2])
+        ctx.save_for_forward(hidden, weight, bias, target, class_weight)
 
     @staticmethod
-    def backward(ctx, grad_loss, _grad_lse):
+    def backward(ctx, grad_loss, _grad_lse, _grad_total):
         from . import chunked
 
-        hidden, weight, bias, target, lse = ctx.saved_tensors
+        hidden, weight, bias, target, class_weight, lse, total = ctx.saved_tensors
         chunk, ignore_index, reduction, eps = ctx.options
         needs = ctx.needs_input_grad[:3]
         if torch.is_grad_enabled() or lse.numel() == 0 or _transformed(grad_loss):
-            z, prob = _dense_problem(hidden, weight, bias, target, ignore_index,
-                                     reduction, eps)
+            _, prob = _dense_problem(hidden, weight, bias, target, class_weight,
+                                     ignore_index, reduction, eps)
             g, _ = _grads_differentiable(prob, grad_loss, False)
             gh = g @ weight if needs[0] else None
             gw = g.T @ hidden if needs[1] else None
             gb = g.sum(0) if bias is not None and needs[2] else None
         else:
-            chunk, valid, safe = chunked._validate(hidden, weight, target, bias, chunk,
-                                                   ignore_index, reduction, eps)
+            prob = chunked._validate(hidden, weight, target, bias, chunk, ignore_index,
+                                     reduction, eps, class_weight)
             go = grad_loss if reduction == "none" else float(grad_loss)
-            gh, gw, gb = chunked._backward(hidden, weight, bias, valid, safe, lse,
-                                           chunk, reduction, eps, go, needs)
-        return gh, gw, gb, None, None, None, None, None
+            gh, gw, gb = chunked._backward(prob, lse, total, go, needs)
+        return gh, gw, gb, None, None, None, None, None, None
 
     @staticmethod
     def jvp(ctx, d_hidden, d_weight, d_bias, *_):
-        hidden, weight, bias, target = ctx.saved_tensors
+        hidden, weight, bias, target, class_weight = ctx.saved_tensors
         _, ignore_index, reduction, eps = ctx.options
-        _, prob = _dense_problem(hidden, weight, bias, target, ignore_index,
-                                 reduction, eps)
+        _, prob = _dense_problem(hidden, weight, bias, target, class_weight,
+                                 ignore_index, reduction, eps)
         d_z = torch.zeros_like(prob.z)
         if d_hidden is not None:
             d_z = d_z + d_hidden @ weight.T
@@ -385,16 +387,27 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
             d_z = d_z + hidden @ d_weight.T
         if d_bias is not None:
             d_z = d_z + d_bias
-        return _loss_tangent(prob, d_z, None), None
+        return _loss_tangent(prob, d_z, None), None, None
 
 
-def linear_cross_entropy(hidden, weight, target, *, bias=None, chunk_size=None,
-                         ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def linear_cross_entropy(hidden, linear_weight, target, *, bias=None, weight=None,
+                         chunk_size=None, ignore_index=-100, reduction="mean",
+                         label_smoothing=0.0):
     """The torch face's :func:`coursepkg.chunked.linear_cross_entropy`."""
-    return LinearCrossEntropyFunction.apply(
-        hidden, weight, bias, target, chunk_size, ignore_index, reduction,
-        label_smoothing,
+    from . import chunked
+
+    for name, value in (("target", target), ("weight", weight)):
+        if value is not None and value.requires_grad:
+            raise ValueError(
+                f"linear_cross_entropy differentiates with respect to hidden, "
+                f"linear_weight and bias only; {name} requires grad, detach it first"
+            )
+    rows_h, rows_t, lead = chunked.as_rows(hidden, target)
+    loss = LinearCrossEntropyFunction.apply(
+        rows_h, linear_weight, bias, rows_t, weight, chunk_size, ignore_index,
+        reduction, label_smoothing,
     )[0]
+    return loss.reshape(lead) if reduction == "none" else loss
 
 
 # --------------------------------------------------------------------------

@@ -121,10 +121,11 @@ softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
 numerical_gradient = _face(_gradients.numerical_gradient, "x")
 gradcheck = _face(_gradients.gradcheck, "x")
 linear_cross_entropy = _face(
-    _chunked.linear_cross_entropy, "hidden", "weight", "target", "bias"
+    _chunked.linear_cross_entropy, "hidden", "linear_weight", "target", "bias", "weight"
 )
 linear_cross_entropy_grad = _face(
-    _chunked.linear_cross_entropy_grad, "hidden", "weight", "target", "bias"
+    _chunked.linear_cross_entropy_grad, "hidden", "linear_weight", "target", "bias",
+    "weight",
 )
 
 from .data import load_digits, make_blobs  # noqa: E402

@@ -131,20 +131,22 @@ softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
 numerical_gradient = _face(_gradients.numerical_gradient, "x")
 gradcheck = _face(_gradients.gradcheck, "x")
 linear_cross_entropy_grad = _face(
-    _chunked.linear_cross_entropy_grad, "hidden", "weight", "target", "bias"
+    _chunked.linear_cross_entropy_grad, "hidden", "linear_weight", "target", "bias",
+    "weight",
 )
 LinearCrossEntropyFunction = _kernels_torch.LinearCrossEntropyFunction
 
 
-def linear_cross_entropy(hidden, weight, target, *, bias=None, chunk_size=None,
-                         ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    for name, value in (("hidden", hidden), ("weight", weight),
-                        ("target", target), ("bias", bias)):
+def linear_cross_entropy(hidden, linear_weight, target, *, bias=None, weight=None,
+                         chunk_size=None, ignore_index=-100, reduction="mean",
+                         label_smoothing=0.0):
+    for name, value in (("hidden", hidden), ("linear_weight", linear_weight),
+                        ("target", target), ("bias", bias), ("weight", weight)):
         if value is not None:
             _as_tensor(value, name)
     return _kernels_torch.linear_cross_entropy(
-        hidden, weight, target, bias=bias, chunk_size=chunk_size,
-        ignore_index=ignore_index, reduction=reduction,
+        hidden, linear_weight, target, bias=bias, weight=weight,
+        chunk_size=chunk_size, ignore_index=ignore_index, reduction=reduction,
         label_smoothing=label_smoothing,
     )
 

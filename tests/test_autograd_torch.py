@@ -204,7 +204,8 @@ def test_issue_snippet_gives_torch_numbers():
 # ------------------------------------------------------- linear_cross_entropy
 
 LINEAR_OPTIONS = [{}, {"reduction": "sum"}, {"reduction": "none"},
-                  {"label_smoothing": 0.2}, {"ignored": True}]
+                  {"label_smoothing": 0.2}, {"ignored": True},
+                  {"weight": True, "label_smoothing": 0.1}, {"prob": True, "weight": True}]
 
 
 def _linear_case(options):
@@ -215,6 +216,10 @@ def _linear_case(options):
     options = dict(options)
     if options.pop("ignored", False):
         target[1] = -100
+    if options.pop("prob", False):
+        target = torch.rand(n, v, dtype=D)
+    if options.get("weight"):
+        options["weight"] = torch.rand(v, dtype=D) + 0.5
     return hidden, weight, bias, target, options
 
 
