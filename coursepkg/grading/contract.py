@@ -210,9 +210,7 @@ def module_of(function: str) -> str:
 
 
 def __getattr__(name):
-    # EXERCISES and FUNCTIONS: the default contract, read on first use
+    # EXERCISES: the default contract's modules and functions, read on first use
     if name == "EXERCISES":
         return default_contract().exercises
-    if name == "FUNCTIONS":
-        return default_contract().functions
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -180,3 +180,36 @@ def test_lazy_attribute_of_the_grading_package():
 
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         coursepkg.grading.nothing  # noqa: B018
+
+
+def test_a_notebook_next_to_some_files_is_named(tmp_path):
+    (tmp_path / "s").mkdir()
+    shutil.copy(EXERCISES / "ex1_softmax.py", tmp_path / "s")
+    (tmp_path / "s" / "ex2.ipynb").write_text("{}")
+    intake = collect(tmp_path / "s", MODULES)
+    assert intake.advice.startswith("A notebook is not graded")
+    assert list(intake.found) == ["ex1_softmax"]
+
+
+def test_a_huge_submission_is_read_only_in_part(tmp_path, monkeypatch):
+    from coursepkg.grading import intake as intake_module
+
+    monkeypatch.setattr(intake_module, "MAX_FILES", 3)
+    (tmp_path / "s").mkdir()
+    for name in ("a.txt", "b.txt", "c.txt", "ex1_softmax.py"):
+        (tmp_path / "s" / name).write_text("x = 1\n")
+    found = collect(tmp_path / "s", MODULES)
+    assert found.found == {} and found.other_files == 3
+
+
+def test_check_examples_that_hang_or_end_the_process(starter):
+    looping = ('def softmax(z):\n    """Loop.\n\n    >>> softmax(1)\n    1\n    """\n'
+               '    while True:\n        pass\n')
+    (starter / "ex1_softmax.py").write_text(looping)
+    report = check("softmax", starter, limits=FAST, examples_timeout=2, show=False)
+    assert [e.failure for e in report.examples] == ["timed out after 2 s"]
+    exiting = ('import os\n\ndef softmax(z):\n    """Exit.\n\n    >>> softmax(1)\n    1\n    """\n'
+               '    os._exit(3)\n')
+    (starter / "ex1_softmax.py").write_text(exiting)
+    report = check("softmax", starter, limits=FAST, show=False)
+    assert report.examples[0].failure.startswith("the examples stopped the process")
