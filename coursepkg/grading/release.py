@@ -149,7 +149,8 @@ Write your code where it says `# YOUR CODE HERE` (remove the `raise
 NotImplementedError()` line).  Use only NumPy, `math` and the standard library.
 
 Check your work (runs the visible tests and the examples in the docstrings;
-the hidden tests run only when you submit):
+the hidden tests run only when you submit).  Install the checker once with
+`pip install 'coursepkg[grader]'`, then, in this folder:
 
     coursepkg check                    # every exercise, in this folder
     coursepkg check softmax            # one function (or: coursepkg check ex1_softmax)
