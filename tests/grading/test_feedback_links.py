@@ -1,15 +1,25 @@
-"""Every chapter link in the grader's feedback points at a real target.
+"""Feedback a student can use: links that work, a summary that reads.
 
-A label ``(name)=`` in a chapter becomes the HTML anchor ``#name``; a link
-to a missing label would send students to the top of the wrong page.
+Every chapter link in the grader's feedback points at a real target (a
+label ``(name)=`` in a chapter becomes the HTML anchor ``#name``; a link to a
+missing label would send students to the top of the wrong page).  The
+printed summary fits 80 columns without cutting a word or a link, names the
+failed tests, and ``coursepkg grade``'s exit status says whether grading
+worked.
 """
 
 import json
 import pathlib
+import re
 
+import numpy as np
 import pytest
+from grading_support import CASES, EXERCISES, FAST, make_submission
 
+from coursepkg.grading.contract import load
 from coursepkg.grading.expect import MISTAKES
+from coursepkg.grading.grade import grade
+from coursepkg.grading.summary import GRADED, GRADER_ERRORS, LINK, exit_status, render
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -33,13 +43,6 @@ def test_mistake_link_resolves_to_a_chapter_label(key):
 
 # ------------------------------------------------- the printed summary
 
-import re  # noqa: E402
-
-from grading_support import CASES, EXERCISES, FAST, make_submission  # noqa: E402
-
-from coursepkg.grading.contract import load  # noqa: E402
-from coursepkg.grading.grade import grade  # noqa: E402
-from coursepkg.grading.summary import GRADED, GRADER_ERRORS, LINK, exit_status, render  # noqa: E402
 
 BOOK = "https://courses.example.org/numerics/softmax-cross-entropy-and-gradients/"
 
@@ -116,8 +119,6 @@ def test_a_grading_test_that_breaks_is_a_grader_error(tmp_path):
 
 
 def test_cli_grade_exit_status_says_whether_grading_worked(tmp_path, capsys, monkeypatch):
-    import json
-
     from coursepkg import cli
     from coursepkg.grading import grade as grade_module
 
@@ -141,3 +142,19 @@ def test_cli_grade_exit_status_says_whether_grading_worked(tmp_path, capsys, mon
     monkeypatch.setattr(grade_module, "run_checks", fails)
     assert cli.main(["grade", str(EXERCISES), "--modules", "ex1_softmax"]) == 1
     assert "the grader failed: the grading tests could not run" in capsys.readouterr().err
+
+
+def test_verbose_summary_ending_in_a_failure_has_no_trailing_blank_line():
+    from coursepkg.grading.grade import Report
+    from coursepkg.grading.plugin import TestResult
+
+    failed = TestResult("ex1_softmax.softmax: d", "softmax", 0.0, 1.0, "wrong", "visible")
+    assert render(Report([failed], 0.1, {}), verbose=True).endswith("FAIL 0/1 "
+                                                                     "ex1_softmax.softmax: d\n    wrong")
+
+
+def test_a_number_of_the_wrong_shape_is_described():
+    from coursepkg.grading.expect import Mismatch, as_array
+
+    with pytest.raises(Mismatch, match=r"loss has shape \(2,\), expected a single number"):
+        as_array(np.zeros(2), (), "loss")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from grading_support import CASES, FAST, case_submission
 
-from coursepkg.grading._runner import encode_value
+from coursepkg.grading._runner import encode_value, student_line
 from coursepkg.grading.contract import module_of
 from coursepkg.grading.expect import MISTAKES
 from coursepkg.grading.grade import grade
@@ -169,3 +169,17 @@ def test_hidden_tests_reach_gradescope_as_after_published():
     assert visible.as_gradescope("after_due_date")["visibility"] == "visible"
     with pytest.raises(ValueError, match="hidden_as: expected one of after_published"):
         hidden.as_gradescope("later")
+
+
+def test_runner_finds_the_line_of_the_student_file_in_a_traceback(tmp_path):
+    import importlib.util
+
+    path = tmp_path / "ex9_demo.py"
+    path.write_text("def f(x):\n    return 1 / x\n")
+    spec = importlib.util.spec_from_file_location("ex9_demo", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(ZeroDivisionError) as raised:
+        module.f(0)
+    assert student_line(raised.value, module) == "\nat line 2 of ex9_demo.py: return 1 / x"
+    assert student_line(ValueError("not from the student's file"), module) == ""
