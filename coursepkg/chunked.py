@@ -183,7 +183,9 @@ class _Linear:
 
 def _validate(hidden, weight, target, bias, chunk_size, ignore_index, reduction,
               label_smoothing, class_weight=None):
-    """Check every argument of the 2-D problem; return a :class:`_Linear`."""
+    """Check every argument of the 2-D problem (``hidden (N, H)`` and the
+    target's leading shape come from :func:`as_rows`); return a
+    :class:`_Linear`."""
     _check_options(reduction, label_smoothing, ignore_index)
     xp = namespace(hidden, weight, target)
     for name, a in (("hidden", hidden), ("linear_weight", weight)) + (
@@ -195,8 +197,6 @@ def _validate(hidden, weight, target, bias, chunk_size, ignore_index, reduction,
         if a.dtype != hidden.dtype:
             raise TypeError(f"{name} has dtype {_dtype_name(a)} but hidden has "
                             f"{_dtype_name(hidden)}; use one dtype")
-    if hidden.ndim != 2:
-        raise ValueError(f"hidden must have shape (N, H), got {tuple(hidden.shape)}")
     if weight.ndim != 2 or weight.shape[1] != hidden.shape[1]:
         raise ValueError(
             f"linear_weight must have shape (V, H) with H = {hidden.shape[1]} "
@@ -229,12 +229,7 @@ def _validate(hidden, weight, target, bias, chunk_size, ignore_index, reduction,
             )
         _check_probability_values(target)
         kind, valid, safe = "prob", xp.ones((n,), dtype=xp.bool), None
-    elif xp.isdtype(target.dtype, "integral"):
-        if tuple(target.shape) != (n,):
-            raise ValueError(
-                f"target must have shape ({n},), one class per row "
-                f"of hidden, got {tuple(target.shape)}"
-            )
+    elif xp.isdtype(target.dtype, "integral"):  # shape (N,): checked by as_rows
         values = host_values(target)  # every batch entry under torch.func.vmap
         bad = (values != ignore_index) & ((values < 0) | (values >= vocab))
         if bool(xp.any(bad)):

@@ -285,8 +285,6 @@ def cross_entropy_loss(logits, target, *, weight=None, ignore_index=-100,
             "probability target) only, as torch does; weight requires grad, "
             "detach it first"
         )
-    if target.requires_grad and not target.is_floating_point():
-        raise ValueError("target of class indices cannot require grad")
     return CrossEntropyLossFunction.apply(
         logits, target, weight, ignore_index, reduction, label_smoothing
     )[0]

@@ -164,3 +164,17 @@ def test_empty_class_axis_gives_a_fresh_tensor_with_grad_fn(name):
     assert torch_out.shape == out.shape and torch_out is not x
     a = np.zeros((2, 0))
     assert getattr(cnp, name)(a) is not a
+
+
+def test_logsumexp_return_sign_without_weights_as_scipy():
+    x = np.array([[1.0, 2.0], [-np.inf, -np.inf]])
+    want = sps.logsumexp(x, axis=1, return_sign=True)
+    got = cnp.logsumexp(x, return_sign=True)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_probability_targets_with_nan_are_refused():
+    for face, make in ((cnp, np.array), (ctorch, torch.tensor)):
+        with pytest.raises(ValueError, match="target has NaN or infinite entries"):
+            face.cross_entropy_loss(make([[0.0, 1.0]]), make([[np.nan, 1.0]]))
