@@ -84,47 +84,66 @@ def _is_hidden(node) -> bool:
     return False
 
 
-def _private_name(node) -> str | None:
+def _defined_name(node) -> str | None:
+    """The name a top-level definition or simple assignment binds (tests excluded)."""
     if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
         name = node.name
-    elif (isinstance(node, (ast.Assign, ast.AnnAssign))
-          and len(getattr(node, "targets", [None])) == 1):
-        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-        name = target.id if isinstance(target, ast.Name) else None
+    elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+        name = node.targets[0].id if isinstance(node.targets[0], ast.Name) else None
+    elif isinstance(node, ast.AnnAssign):
+        name = node.target.id if isinstance(node.target, ast.Name) else None
     else:
         return None
-    return name if name and name.startswith("_") else None
+    return None if name is None or name.startswith("test_") else name
+
+
+def _references(node) -> set[str]:
+    """The names ``node`` uses: its loads, and the fixtures its functions ask for."""
+    names = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            names.add(sub.id)
+        elif isinstance(sub, ast.arg):
+            names.add(sub.arg)
+    return names
 
 
 def visible_checks(source: str, filename: str = "<checks>") -> str:
-    r"""A checks file without its hidden tests, nor the private helpers and
+    r"""A checks file without its hidden tests, nor the helpers, fixtures and
     constants only they used (their inputs stay with the instructor).
 
     >>> text = (
     ...     "import pytest\n"
-    ...     "_SECRET = [4, 5]\n"
+    ...     "SECRET = [4, 5]\n"
+    ...     "def _inputs():\n"
+    ...     "    return SECRET\n"
+    ...     "@pytest.fixture\n"
+    ...     "def shown_input():\n"
+    ...     "    return 1\n"
     ...     "@pytest.mark.visibility('visible')\n"
-    ...     "def test_shown(f):\n"
-    ...     "    assert f(1) == 1\n"
+    ...     "def test_shown(f, shown_input):\n"
+    ...     "    assert f(shown_input) == 1\n"
     ...     "@pytest.mark.visibility('hidden')\n"
     ...     "def test_kept_back(f):\n"
-    ...     "    assert f(_SECRET) == 9\n")
+    ...     "    assert f(_inputs()) == 9\n")
     >>> print(visible_checks(text), end="")
     import pytest
+    @pytest.fixture
+    def shown_input():
+        return 1
     @pytest.mark.visibility('visible')
-    def test_shown(f):
-        assert f(1) == 1
+    def test_shown(f, shown_input):
+        assert f(shown_input) == 1
     """
     tree = ast.parse(source, filename=filename)
     kept = [node for node in tree.body if not _is_hidden(node)]
-    while True:  # drop private definitions nothing kept refers to, until none is left
+    while True:  # drop definitions nothing kept refers to, until none is left
         unused = []
         for node in kept:
-            name = _private_name(node)
+            name = _defined_name(node)
             if name is None:
                 continue
-            used = {n.id for other in kept if other is not node for n in ast.walk(other)
-                    if isinstance(n, ast.Name)}
+            used = set().union(*(_references(other) for other in kept if other is not node))
             if name not in used:
                 unused.append(node)
         if not unused:
