@@ -119,7 +119,8 @@ def check_files(checks_dir) -> list[Path]:
     """The checks files of ``checks_dir`` (``ex*.py``), sorted by name."""
     checks_dir = Path(checks_dir)
     if not checks_dir.is_dir():
-        raise ValueError(f"checks: {checks_dir} is not a directory")
+        raise ValueError(f"checks: {checks_dir} is not a directory (the instructor's grading "
+                         "tests: pass --checks DIR, or run where exercises/checks is)")
     files = sorted(checks_dir.glob("ex*.py"))
     if not files:
         raise ValueError(f"checks: {checks_dir} holds no grading tests (ex*.py)")
