@@ -31,6 +31,8 @@ class Loses:
     mistake: str | None = None
     text: str | None = None
     no_mistake_named: bool = False
+    #: descriptions of tests that must fail (the new check that catches it)
+    fails: tuple[str, ...] = ()
 
 
 FULL = "full marks"
@@ -38,17 +40,30 @@ FLOAT32 = Loses(text="your result is float32", no_mistake_named=True)
 
 VERDICTS = [
     # buggy code that got full marks before
-    ("fit_classes_from_unique", "fit_softmax_regression", Loses("classes-from-data")),
-    ("fit_classes_from_max_label", "fit_softmax_regression", Loses("classes-from-data")),
-    ("ce_grad_classes_from_labels", "cross_entropy_grad", Loses("classes-from-data")),
-    ("numgrad_row_at_a_time", "numerical_gradient", Loses("row-at-a-time")),
-    ("numgrad_fixed_step", "numerical_gradient", Loses("eps-ignored")),
-    ("lse_global_max", "logsumexp", Loses("global-max")),
-    ("lse_global_max_guarded", "logsumexp", Loses("global-max")),
+    ("fit_classes_from_unique", "fit_softmax_regression",
+     Loses("classes-from-data", fails=("the labels hold only classes 0, 1 and 3",))),
+    ("fit_classes_from_max_label", "fit_softmax_regression",
+     Loses("classes-from-data", fails=("the labels hold only classes 0, 1 and 3",))),
+    ("ce_grad_classes_from_labels", "cross_entropy_grad",
+     Loses("classes-from-data", fails=("labels [0, 1, 1]: the shape comes from the logits",))),
+    ("regression_classes_from_unique", "softmax_regression_loss_and_grad",
+     Loses(text="your code raised ValueError",
+           fails=("labels [0, 1, 1]: the shapes come from W and b",))),
+    ("numgrad_row_at_a_time", "numerical_gradient",
+     Loses("row-at-a-time", fails=("f = logsumexp of all entries",))),
+    ("numgrad_fixed_step", "numerical_gradient",
+     Loses("eps-ignored", fails=("eps = 0.1",))),
+    ("lse_global_max", "logsumexp",
+     Loses("global-max", fails=("a 1-D [-inf, -inf] gives -inf", "one maximum per row"))),
+    ("lse_global_max_guarded", "logsumexp", Loses("global-max", fails=("one maximum per row",))),
     ("softmax_global_max", "softmax", Loses("global-max")),
-    ("ce_logits_global_max", "cross_entropy_from_logits", Loses("global-max")),
-    ("regression_no_max_shift", "softmax_regression_loss_and_grad", Loses("max-shift")),
-    ("ce_grad_no_max_shift", "cross_entropy_grad", Loses("max-shift")),
+    ("log_softmax_global_max", "log_softmax", Loses("global-max", fails=("one maximum per row",))),
+    ("ce_logits_global_max", "cross_entropy_from_logits",
+     Loses("global-max", fails=("one maximum per row",))),
+    ("regression_no_max_shift", "softmax_regression_loss_and_grad",
+     Loses("max-shift", fails=("logits near 1000 and -1000",))),
+    ("ce_grad_no_max_shift", "cross_entropy_grad",
+     Loses("max-shift", fails=("logits near 1000 and -1000",))),
     # classic mistakes that were not named
     ("entropy_in_bits", "entropy", Loses("log2")),
     ("kl_in_bits", "kl_divergence", Loses("log2")),
@@ -95,11 +110,14 @@ def test_fair_verdict(tmp_path, case, function, verdict):
     for other, (score, maximum) in points.items():
         if other != function and other not in USES.get(function, ()):
             assert score == maximum, f"{case} cost {other} points"
-    failed = [t.output for t in report.tests if t.function == function and t.score == 0]
+    failed_tests = [t for t in report.tests if t.function == function and t.score == 0]
+    failed = [t.output for t in failed_tests]
     if verdict == FULL:
         assert failed == [] and points[function][0] == points[function][1]
         return
     assert failed, f"{case} kept all its points"
+    for description in verdict.fails:
+        assert any(description in t.name for t in failed_tests), (description, failed)
     if verdict.mistake:
         text, link = MISTAKES[verdict.mistake]
         assert any(text in output and output.endswith(link) for output in failed), failed
