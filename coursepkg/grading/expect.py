@@ -3,7 +3,9 @@
 Every check runs on the trusted side on plain arrays that came back from the
 child.  A failed check raises :class:`Mismatch` (details shown only for
 visible tests) or :class:`Mistake` (a classic mistake, named with a link to
-the chapter section that explains it, shown for hidden tests too).
+the chapter section that explains it, shown for hidden tests too).  A
+mismatch says how many entries are wrong, where the worst one is, how far
+off it is and whether a float32 result is the cause (:func:`diagnose`).
 
 >>> expect_close(np.array([0.5, 0.5]), np.array([0.5, 0.5]))
 >>> expect_close(np.array([1.0, 1.0]), np.array([0.5, 0.5]),
