@@ -12,10 +12,11 @@ and :mod:`torch.func` support; ``softmax`` and ``logsumexp`` run on
 torch's own operators for float32/float64.  Differences from torch that
 remain: the cross-entropy losses do not differentiate the class weights
 (torch does not either) and ``linear_cross_entropy`` not its target;
-under a recorded graph or a :mod:`torch.func` transform
-``linear_cross_entropy`` holds the full logits, and ``log_softmax`` runs
-the teaching version (float32 accuracy of the teaching code, about 2.5 ULP,
-rather than 2), and its second derivative has torch's float32 accuracy.
+``linear_cross_entropy`` holds the full logits when autograd records its
+backward (double backward) or under a :mod:`torch.func` transform; under a
+transform ``log_softmax`` runs the teaching version (about 2.5 float32 ULP
+rather than 2), and its recorded backward (for second derivatives) has
+torch's float32 accuracy rather than 4 ULP.
 
 >>> import torch
 >>> from coursepkg import torch as ctorch
