@@ -115,11 +115,11 @@ def load_digits(test_size=0.25, seed=0):
     test_size : float, optional
         Fraction of each class held out for testing, in :math:`(0, 1)`.
     seed : int, optional
-        Seed of the split (see :func:`stratified_split`).
+        Seed of the split (see ``coursepkg.data.stratified_split``).
 
     Returns
     -------
-    DigitsSplit
+    coursepkg.data.DigitsSplit
         ``(X_train, X_test, y_train, y_test)``: float64 arrays of shape
         ``(N, 64)`` and int64 labels in ``0 .. 9`` of shape ``(N,)``.
 
