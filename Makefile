@@ -31,6 +31,7 @@ book: $(STAMP) $(MATHJAX)
 # The suite builds the book itself (conftest.py) and opens it in Chromium.
 test: $(STAMP) $(MATHJAX)
 	sh tests/browser/ensure_chromium.sh
+	sh tests/grading/ensure_bwrap.sh
 	$(BIN)/python -m pytest tests coursepkg book --nbval \
 	    --nbval-sanitize-with book/sanitize.cfg \
 	    --cov=coursepkg --cov-report=term-missing:skip-covered --cov-fail-under=95

@@ -22,7 +22,8 @@ gradient is recomputed chunk by chunk in the backward pass:
 :math:`N \times V` logits.
 
 The same lines run on NumPy arrays and torch tensors; the torch face wraps
-them in a :class:`torch.autograd.Function`.
+them in a :class:`torch.autograd.Function`
+(:class:`coursepkg.kernels_torch.LinearCrossEntropyFunction`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numbers
 
 import numpy as np
 
-from ._backend import is_torch, namespace
+from ._backend import host_values, is_torch, namespace
 from .losses import _check_options
 
 __all__ = [
@@ -171,17 +172,18 @@ def _validate(hidden, weight, target, bias, chunk_size, ignore_index, reduction,
             f"target must have shape ({hidden.shape[0]},), one class per row "
             f"of hidden, got {tuple(target.shape)}"
         )
-    valid = target != ignore_index
-    bad = valid & ((target < 0) | (target >= vocab))
+    values = host_values(target)  # every batch entry under torch.func.vmap
+    bad = (values != ignore_index) & ((values < 0) | (values >= vocab))
     if bool(xp.any(bad)):
         raise ValueError(
-            f"target holds class index {int(target[bad][0])}, out of range "
+            f"target holds class index {int(values[bad][0])}, out of range "
             f"for a vocabulary of {vocab} (or ignore_index={ignore_index})"
         )
     if chunk_size is None:
         per_row = max(1, hidden.shape[0]) * hidden.dtype.itemsize
         chunk_size = max(128, CHUNK_BYTES // per_row)
     chunk_size = _check_chunk(chunk_size, vocab)
+    valid = target != ignore_index
     safe = xp.where(valid, target, xp.zeros_like(target))
     return chunk_size, valid, safe
 
@@ -394,35 +396,3 @@ def linear_cross_entropy_grad(hidden, weight, target, *, bias=None, chunk_size=N
     )
     return _backward(hidden, weight, bias, valid, safe, lse, chunk_size,
                      reduction, label_smoothing)
-
-
-def torch_function():
-    """The :class:`torch.autograd.Function` of the torch face (lazy import)."""
-    import torch
-
-    class LinearCrossEntropyFunction(torch.autograd.Function):
-        """Chunked linear cross-entropy whose backward recomputes each chunk."""
-
-        @staticmethod
-        def forward(ctx, hidden, weight, bias, target, chunk_size, ignore_index,
-                    reduction, label_smoothing):
-            loss, lse, valid, safe, chunk = _forward(
-                hidden.detach(), weight.detach(),
-                None if bias is None else bias.detach(), target, chunk_size,
-                ignore_index, reduction, label_smoothing,
-            )
-            ctx.save_for_backward(hidden, weight, bias, valid, safe, lse)
-            ctx.options = (chunk, reduction, label_smoothing)
-            return loss
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            hidden, weight, bias, valid, safe, lse = ctx.saved_tensors
-            chunk, reduction, eps = ctx.options
-            needs = ctx.needs_input_grad[:3]
-            g = grad_output if reduction == "none" else float(grad_output)
-            gh, gw, gb = _backward(hidden, weight, bias, valid, safe, lse, chunk,
-                                   reduction, eps, g, needs)
-            return gh, gw, gb, None, None, None, None, None
-
-    return LinearCrossEntropyFunction

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .contract import Contract, load
+from .intake import Intake, collect
 from .plugin import TestResult, run_checks
 from .sandbox import Limits, Submission
 
@@ -29,6 +31,10 @@ class Report:
     seconds: float
     #: function -> module, in the contract's order (default: the tests' order)
     functions: dict[str, str] = field(default_factory=dict)
+    #: what was found in the submission (None when graded from a bare folder)
+    intake: Intake | None = None
+    #: the wall around the student's code (:data:`~coursepkg.grading.wall.LEVELS`)
+    isolation: str = ""
 
     @property
     def score(self) -> float:
@@ -60,8 +66,10 @@ class Report:
         return {
             "score": self.score,
             "execution_time": round(self.seconds, 3),
-            "output": f"{self.score:g} / {self.max_score:g} points",
+            "output": (self.intake.report() + "\n\n" if self.intake else "")
+                      + f"{self.score:g} / {self.max_score:g} points",
             "tests": [t.as_gradescope() for t in self.tests],
+            **({"isolation": self.isolation} if self.isolation else {}),
         }
 
 
@@ -72,7 +80,8 @@ def grade(directory, modules=None, limits: Limits | None = None, book_url: str =
     Parameters
     ----------
     directory : path
-        Folder holding the student's ``ex*.py`` files (others are ignored).
+        The submission: a folder (sub-folders and browser-renamed copies
+        are searched, see :mod:`~coursepkg.grading.intake`) or one file.
     modules : sequence of str, optional
         Grade only these exercise modules (default: all of the contract's).
     limits : Limits, optional
@@ -87,9 +96,13 @@ def grade(directory, modules=None, limits: Limits | None = None, book_url: str =
     contract = contract or load()
     modules = contract.select(modules)
     start = time.perf_counter()
-    with Submission(directory, modules, limits, contract) as submission:
-        tests = run_checks(submission, modules, book_url)
-    return Report(tests, time.perf_counter() - start, dict(contract.functions))
+    intake = collect(directory, modules, contract.exercises)
+    with tempfile.TemporaryDirectory(prefix="coursepkg-submission-") as staged:
+        with Submission(intake.stage(staged), modules, limits, contract) as submission:
+            tests = run_checks(submission, modules, book_url)
+    # every child is dead here (Submission.close waits for their namespaces to empty)
+    return Report(tests, time.perf_counter() - start, dict(contract.functions), intake,
+                  isolation=submission.isolation)
 
 
 def write_json(report: Report, path) -> Path:
