@@ -19,7 +19,7 @@ NumPy; the peak resident set size for torch, whose CPU allocator
 tracemalloc cannot see), and the
 accuracy in float32 in units in the last place (ULP) against a float64
 reference over random and adversarial inputs.  Results are written to
-``benchmarks/results/results.json`` and ``.csv`` (or ``--out DIR``).
+``coursepkg/bench_results/results.json`` and ``.csv`` (or ``--out DIR``).
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ from coursepkg import numpy as cnp
 from coursepkg import softmax as teaching_sm
 from coursepkg import torch as ctorch
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+# package data, so that chapter 7 reads it from an installed package too
+# (coursepkg.data.benchmark_results)
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / "coursepkg" / "bench_results"
 
 
 # ----------------------------------------------------------------- measuring

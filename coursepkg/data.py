@@ -9,6 +9,9 @@ machine.
   a test set with the same class proportions (a *stratified* split).
 * :func:`make_blobs` -- points drawn around a few centres, one Gaussian per
   class: two-dimensional pictures of decision boundaries.
+* :func:`benchmark_results` -- the saved results of ``make bench`` that the
+  last chapter plots, shipped with the package so that the chapter runs
+  from an installed package too.
 
 Features come as float64 arrays ``X`` of shape ``(N, D)`` and labels as
 int64 arrays ``y`` of shape ``(N,)``; the torch face returns float32 and
@@ -17,13 +20,16 @@ int64 tensors instead.
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 import math
 import numbers
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["load_digits", "make_blobs", "DigitsSplit", "stratified_split"]
+__all__ = ["load_digits", "make_blobs", "DigitsSplit", "stratified_split",
+           "benchmark_results"]
 
 PIXEL_MAX = 16.0  # the digits' pixels are counts from 0 to 16
 
@@ -115,11 +121,11 @@ def load_digits(test_size=0.25, seed=0):
     test_size : float, optional
         Fraction of each class held out for testing, in :math:`(0, 1)`.
     seed : int, optional
-        Seed of the split (see :func:`stratified_split`).
+        Seed of the split (see ``coursepkg.data.stratified_split``).
 
     Returns
     -------
-    DigitsSplit
+    coursepkg.data.DigitsSplit
         ``(X_train, X_test, y_train, y_test)``: float64 arrays of shape
         ``(N, 64)`` and int64 labels in ``0 .. 9`` of shape ``(N,)``.
 
@@ -237,3 +243,18 @@ def make_blobs(n_per_class=100, centers=3, std=1.0, seed=0):
     X = centers[y] + stds[y, None] * rng.standard_normal((y.size, d))
     order = rng.permutation(y.size)
     return X[order], y[order]
+
+
+def benchmark_results() -> dict:
+    """The results of the last full ``make bench`` run, as saved.
+
+    ``benchmarks/run.py`` writes them into the package
+    (``coursepkg/bench_results/results.json``); chapter 7 reads them from
+    here, whether the package is the repository's or an installed wheel.
+
+    >>> from coursepkg.data import benchmark_results
+    >>> sorted(benchmark_results())
+    ['meta', 'rows']
+    """
+    resource = importlib.resources.files("coursepkg") / "bench_results" / "results.json"
+    return json.loads(resource.read_text())

@@ -10,7 +10,7 @@ The derivative of :math:`p = \\operatorname{softmax}(z)` is
 a symmetric matrix whose rows sum to zero (adding a constant to every logit
 changes nothing).  Chained with :math:`\\partial(-\\log p_y)/\\partial p`
 it gives the famous :math:`\\partial \\ell / \\partial z = p - e_y`
-(see :func:`~coursepkg.losses.cross_entropy_loss_grad`).
+(see :func:`~coursepkg.numpy.cross_entropy_loss_grad`).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def gradcheck(f, grad_f, x, eps=1e-6):
 
     Returns
     -------
-    GradcheckResult
+    coursepkg.gradients.GradcheckResult
         ``max_abs_error`` :math:`= \max_i |a_i - n_i|` and ``max_rel_error``
         :math:`= \max_i |a_i - n_i| / \max(|a_i|, |n_i|, 10^{-12})`.
 

@@ -250,7 +250,7 @@ def fit(
     backpropagates, and lets the optimizer move the parameters (for SGD,
     :math:`\theta \leftarrow \theta - \eta \nabla_\theta`).
 
-    The minibatches come in the same order as in :func:`coursepkg.models.fit`
+    The minibatches come in the same order as in :func:`coursepkg.numpy.fit`
     for the same ``seed``, so the two twins trained from the same weights give
     the same losses.  Dropout masks are drawn from the global generator seeded
     with ``seed`` inside :func:`torch.random.fork_rng`: the run is reproducible

@@ -3,8 +3,14 @@
 Each configuration of :mod:`portability` (narrower SIMD, baseline SIMD, one
 thread) re-runs every chapter under strict nbval, in its own pytest process
 with the configuration in its environment (the Jupyter kernels inherit it).
-The three processes start together, on the first test that needs one, so
-they share the machine's cores; each test then waits for its own.
+The one-thread run also plays a reader who has only the package: it runs
+from a wheel of ``coursepkg`` installed in a fresh virtual environment, on
+copies of the notebooks in a temporary folder, so neither the repository
+nor its working directory is on ``sys.path`` (the third-party libraries
+come from the project's ``.venv`` through a ``.pth`` file: installing them
+again would need the network).  The three processes start together, on the
+first test that needs one, so they share the machine's cores; each test then
+waits for its own.
 
 ``.venv/bin/pytest tests/test_portability.py`` runs this pass alone;
 ``python tests/portability.py`` prints what each configuration sets.
@@ -13,6 +19,8 @@ they share the machine's cores; each test then waits for its own.
 from __future__ import annotations
 
 import pathlib
+import shutil
+import site
 import subprocess
 import sys
 import time
@@ -21,25 +29,72 @@ import pytest
 from portability import configurations, environment
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 TIMEOUT = 600
+INSTALLED = "one-thread"  # the configuration that runs from the wheel
+
+
+def _nbval(python, notebooks, sanitize):
+    return [str(python), "-m", "pytest", "--nbval", *map(str, notebooks),
+            "--nbval-sanitize-with", str(sanitize),
+            "-p", "no:cacheprovider", "-q", "--no-header", "-rf", "--tb=short",
+            "--override-ini=addopts=", "--nbval-cell-timeout=300"]
+
+
+def _outside_env():
+    """The environment without PYTHONPATH: nothing of the repository on sys.path."""
+    return {k: v for k, v in environment(INSTALLED).items() if k != "PYTHONPATH"}
+
+
+def install_wheel(tmp: pathlib.Path) -> pathlib.Path:
+    """A fresh venv in ``tmp`` with a wheel of coursepkg: its Python."""
+    wheels = tmp / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+                   check=True, capture_output=True, cwd=tmp)
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    wheel, = wheels.glob("coursepkg-*.whl")
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-index", str(wheel)], check=True, capture_output=True,
+                   cwd=tmp, env=_outside_env())
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True, capture_output=True, text=True, env=_outside_env()).stdout.strip()
+    # the libraries the chapters import, from the project's environment; a
+    # .pth line only appends a folder to sys.path (the .pth files in that
+    # folder, among them the editable install's finder, are not run)
+    (pathlib.Path(purelib) / "project_libraries.pth").write_text(
+        "\n".join(site.getsitepackages()) + "\n")
+    return python
 
 
 class _Runs:
     """One strict-nbval pytest process per configuration, started together."""
 
-    def __init__(self):
+    def __init__(self, tmp: pathlib.Path):
         self.procs = {}
         self.started = time.monotonic()
+        python = install_wheel(tmp)
+        chapters = tmp / "chapters"
+        chapters.mkdir()
+        for nb in NOTEBOOKS:
+            shutil.copy(nb, chapters / nb.name)
+        shutil.copy(ROOT / "book" / "sanitize.cfg", chapters / "sanitize.cfg")
+        self.installed_python = python
         for name in configurations():
-            cmd = [sys.executable, "-m", "pytest", "--nbval", *NOTEBOOKS,
-                   "--nbval-sanitize-with", "book/sanitize.cfg",
-                   "-p", "no:cacheprovider", "-p", "no:randomly",
-                   "-q", "--no-header", "-rf", "--tb=short",
-                   "--override-ini=addopts=",
-                   "--nbval-cell-timeout=300"]
+            if name == INSTALLED:
+                cmd = _nbval(python, sorted(chapters.glob("*.ipynb")),
+                             chapters / "sanitize.cfg")
+                cwd = chapters
+            else:
+                cmd = _nbval(sys.executable, [nb.relative_to(ROOT) for nb in NOTEBOOKS],
+                             "book/sanitize.cfg")
+                cwd = ROOT
+            env = _outside_env() if name == INSTALLED else environment(name)
             self.procs[name] = subprocess.Popen(
-                cmd, cwd=ROOT, env=environment(name), text=True,
+                cmd, cwd=cwd, env=env, text=True,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def result(self, name):
@@ -61,8 +116,8 @@ class _Runs:
 
 
 @pytest.fixture(scope="module")
-def runs():
-    started = _Runs()
+def runs(tmp_path_factory):
+    started = _Runs(tmp_path_factory.mktemp("portability"))
     yield started
     started.close()
 
@@ -74,10 +129,24 @@ def test_every_chapter_is_covered():
 
 
 @pytest.mark.slow
+def test_the_installed_run_uses_the_wheel_not_the_repository(runs):
+    """The wheel's coursepkg is the one the installed run imports."""
+    where = subprocess.run(
+        [str(runs.installed_python), "-c", "import coursepkg; print(coursepkg.__file__)"],
+        capture_output=True, text=True, check=True, cwd=runs.installed_python.parents[2],
+        env=_outside_env(),
+    ).stdout.strip()
+    assert pathlib.Path(where).is_relative_to(runs.installed_python.parents[1]), where
+    assert not pathlib.Path(where).is_relative_to(ROOT), where
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(configurations()))
 def test_stored_outputs_hold(runs, name):
     returncode, out = runs.result(name)
     settings = " ".join(f"{k}={v}" for k, v in configurations()[name].items())
+    if name == INSTALLED:
+        settings += " (coursepkg from a wheel in a fresh venv, notebooks outside the repository)"
     assert returncode is not None, f"{name} ({settings}) ran past {TIMEOUT} s:\n{out[-4000:]}"
     assert returncode == 0, (
         f"strict nbval fails with {settings}: a stored output depends on the "

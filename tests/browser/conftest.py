@@ -193,6 +193,7 @@ class Visit:
     math: dict
     images: list
     screenshot: pathlib.Path
+    markup: list  # reST or MyST source shown as text (MARKUP_JS)
 
 
 MATH_JS = """() => {
@@ -225,6 +226,32 @@ MATH_JS = """() => {
   };
 }"""
 
+# reST or MyST source that reached the reader as text instead of being
+# rendered: a directive (".. math::", "```{note}", "{automodule}"), a role
+# (":func:`x`", "{ref}`x`"), a MyST target "(label)=", display-math
+# delimiters or a LaTeX environment.  Code blocks may show any of these.
+MARKUP_JS = """() => {
+  const patterns = [
+    [/(^|\\s)\\.\\. [A-Za-z][\\w:-]*::/, 'reST directive'],
+    [/\\{[a-z][\\w:-]*\\}(`|\\s*$)/m, 'MyST directive or role'],
+    [/(^|[\\s(])[:][a-z][\\w-]*(:[a-z][\\w-]*)?:`/, 'reST role'],
+    [/^\\s*\\([\\w-]+\\)=\\s*$/m, 'MyST target'],
+    [/\\$\\$/, 'display math delimiters'],
+    [/\\\\begin\\{/, 'LaTeX environment'],
+  ];
+  const main = document.querySelector('main') || document.body;
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  const found = [];
+  while (walker.nextNode()) {
+    const n = walker.currentNode;
+    if (n.parentElement.closest('pre, code, script, style, textarea, mjx-container, .highlight')) continue;
+    for (const [re, what] of patterns) {
+      if (re.test(n.textContent)) found.push(what + ': ' + n.textContent.trim().slice(0, 80));
+    }
+  }
+  return found;
+}"""
+
 FIGURES = "main figure img, main .cell_output img, main .output img"
 IMAGES_JS = """() => [...document.images].map(i => ({
   src: i.getAttribute('src'), naturalWidth: i.naturalWidth,
@@ -250,6 +277,7 @@ def visit(open_tab):
             figures.nth(i).scroll_into_view_if_needed()
             tab.page.screenshot(path=str(SCREENSHOTS / f"{shot.stem}--figure{i + 1}.png"))
         tab.page.evaluate("window.scrollTo(0, 0)")
-        return Visit(tab, tab.page.evaluate(MATH_JS), tab.page.evaluate(IMAGES_JS), shot)
+        return Visit(tab, tab.page.evaluate(MATH_JS), tab.page.evaluate(IMAGES_JS), shot,
+                     tab.page.evaluate(MARKUP_JS))
 
     return _visit

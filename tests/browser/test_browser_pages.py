@@ -6,15 +6,20 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pathlib
 import posixpath
 import urllib.parse
 
 import pytest
 import yaml
 from .bookpages import ROOT, is_notebook, toc_pages
+from .conftest import MARKUP_JS
 
 # the log-sum-exp chapter, which a search for "logsumexp" must find
 LOGSUMEXP_CHAPTER = "book/04_logsumexp"
+API_PAGE = "book/api"
 LAUNCH = yaml.safe_load((ROOT / "_config.yml").read_text())["launch_buttons"]
 
 
@@ -131,3 +136,72 @@ def test_index_redirects_to_the_first_page(browser, site):
         page.wait_for_url(f"{site}{toc_pages()[0]}.html", timeout=10000)
     finally:
         page.close()
+
+
+FIXTURES = pathlib.Path(__file__).with_name("fixtures")
+
+
+def test_no_raw_markup(visit, page):
+    """No reST or MyST source reaches the reader as text (see MARKUP_JS)."""
+    markup = visit(page).markup
+    assert not markup, f"raw markup on {page}.html:\n" + "\n".join(markup)
+
+
+def test_raw_markup_check_catches_the_old_api_page(open_tab):
+    """The check above fails on the API page as it was built before the fix.
+
+    The fixture is an excerpt of that page (autodoc's reST left as text);
+    if MARKUP_JS stopped flagging it, the check could no longer fail.
+    """
+    tab = open_tab("search.html")  # any served page: a tab with the routing set up
+    tab.page.set_content((FIXTURES / "api_page_raw_rest.html").read_text())
+    found = tab.page.evaluate(MARKUP_JS)
+    assert any(f.startswith("reST directive: .. py:module:: coursepkg.logsumexp") for f in found), found
+    assert any(f.startswith("reST directive: .. math::") for f in found), found
+    # and rendered markup passes: the same kinds of content, rendered
+    tab.page.set_content(
+        "<main><p>The <code>.. math::</code> directive and <span class='math'>"
+        "<mjx-container>x</mjx-container></span>, {0, 1} and (a, b) = c.</p>"
+        "<pre>$$ x $$ \\begin{align} :func:`f` {ref}`x`</pre></main>")
+    assert tab.page.evaluate(MARKUP_JS) == []
+
+
+def _public(face):
+    """(name, 'function' | 'class') for every public callable of a face."""
+    module = importlib.import_module(f"coursepkg.{face}")
+    for name in module.__all__:
+        obj = getattr(module, name)
+        yield name, "class" if inspect.isclass(obj) else "function"
+
+
+@pytest.mark.parametrize("face", ["numpy", "torch"])
+def test_api_page_renders_every_public_name(visit, face):
+    """Each public function/class of both faces: a rendered signature and its sections."""
+    tab = visit(API_PAGE).tab
+    missing, bare = [], []
+    for name, kind in _public(face):
+        target = f"coursepkg.{face}.{name}"
+        if name == "GradcheckResult":  # one object, documented once for both faces
+            target = "coursepkg.gradients.GradcheckResult"
+        dt = tab.page.locator(f"dl.py.{kind} > dt[id='{target}']")
+        if dt.count() != 1:
+            missing.append(f"{target} ({kind})")
+            continue
+        info = dt.evaluate("""dt => ({
+            params: dt.querySelectorAll('.sig-param').length,
+            fields: [...dt.nextElementSibling.querySelectorAll('dl.field-list > dt')]
+                    .map(e => e.textContent.trim()),
+        })""")
+        # numpydoc sections render as a field list (Parameters, Returns, ...)
+        if kind == "function" and (not info["fields"] or not info["params"]):
+            bare.append(f"{target}: {info}")
+    assert not missing, f"{API_PAGE}.html documents no rendered signature for: {missing}"
+    assert not bare, f"functions without rendered parameters on {API_PAGE}.html: {bare}"
+
+
+def test_every_page_has_a_favicon_that_loads(visit, page):
+    tab = visit(page).tab
+    icons = tab.page.eval_on_selector_all("link[rel~='icon']", "els => els.map(e => e.href)")
+    assert icons, f"{page}.html declares no favicon (browsers then request /favicon.ico: a 404)"
+    for url in icons:
+        assert tab.page.request.get(url).ok, f"favicon {url} of {page}.html does not load"
