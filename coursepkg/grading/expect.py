@@ -414,6 +414,12 @@ def has_nonfinite(actual) -> bool:
     return not bool(np.isfinite(np.asarray(actual, dtype=np.float64)).all())
 
 
+#: for a test whose labels leave out some classes
+CLASSES_HINT = ("note: the labels of this test leave out some classes: take the number "
+                "of classes from num_classes or from the shape of the logits or weights, "
+                "not from the labels")
+
+
 @contextmanager
 def hint_if_raises(hint: str):
     """Add ``hint`` to the message of an exception the student's code raised
