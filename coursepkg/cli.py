@@ -111,7 +111,7 @@ def _grade(parser):
         except (RuntimeError, OSError) as error:
             print(f"coursepkg grade: the grader failed: {error}", file=sys.stderr)
             return GRADER_FAILED
-        print(report.intake.report())
+        print("\n".join(wrap(report.intake.report(), "")))
         print_table(report, args.verbose)
         print("\n".join(wrap(f"isolation: {Wall(report.isolation).description}", "")))
         if args.json:

@@ -123,8 +123,8 @@ def test_cli_grade_exit_status_says_whether_grading_worked(tmp_path, capsys, mon
     from coursepkg.grading import grade as grade_module
 
     results = tmp_path / "results.json"
-    assert cli.main(["grade", str(EXERCISES), "--modules", "ex1_softmax", "-v", "--json",
-                     str(results), "--hidden-visibility", "after_due_date"]) == GRADED
+    assert cli.main(["grade", str(EXERCISES), "-v", "--json", str(results),
+                     "--hidden-visibility", "after_due_date"]) == GRADED
     out = capsys.readouterr().out
     assert all(len(line) <= 80 for line in out.splitlines())
     assert re.search(r"PASS 3/3 ex1_softmax\.softmax: a 3-D batch [^:]*\(hidden\)",
