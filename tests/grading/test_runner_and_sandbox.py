@@ -2,6 +2,7 @@
 the child), and the trusted loader's refusals."""
 
 import ast
+import errno
 import io
 import os
 import sys
@@ -227,6 +228,11 @@ import numpy as np
 import socket
 
 
+def errno_of(number, *args):
+    """The errno of a raw system call (0 if it succeeded)."""
+    return 0 if _libc.syscall(number, *args) != -1 else _ctypes.get_errno()
+
+
 def softmax(z):
     status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
     pids = [p for p in _os.listdir("/proc") if p.isdigit()]
@@ -238,6 +244,10 @@ def softmax(z):
         any(_os.path.exists(f"{REPO}/{name}") for name in ("exercises", "coursepkg")),
         len(socket.if_nameindex()),
         _os.access("/usr", _os.W_OK),
+        errno_of(250, 0, 0),            # keyctl: the kernel keyrings are not namespaced
+        errno_of(101, 0, 0, 0, 0),      # ptrace(PTRACE_TRACEME)
+        errno_of(272, 0x10000000),      # unshare(CLONE_NEWUSER)
+        errno_of(435, 0, 0),            # clone3
     ])
 '''
 
@@ -249,7 +259,7 @@ def inspect(tmp_path, sandbox):
         facts = submission.function("softmax")(np.zeros(2))
         return submission.isolation, dict(zip(
             ["uid", "no_new_privs", "capabilities", "processes", "repository", "interfaces",
-             "usr_writable"], facts.tolist()))
+             "usr_writable", "keyctl", "ptrace", "new_user_namespace", "clone3"], facts.tolist()))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root levels need root (CI runs as root)")
@@ -259,8 +269,12 @@ def test_inside_the_wall_as_root(tmp_path):
     assert facts.pop("uid") >= wall.UID_BASE
     # no privilege, bubblewrap's PID 1 and this process only, no repository (only the
     # empty folders on the way to NumPy), loopback only, /usr read-only
-    assert facts == {"no_new_privs": 1, "capabilities": 0, "processes": 2, "repository": 0,
-                     "interfaces": 1, "usr_writable": 0}
+    expected = {"no_new_privs": 1, "capabilities": 0, "processes": 2, "repository": 0,
+                "interfaces": 1, "usr_writable": 0}
+    if wall.seccomp_program() is not None:  # x86-64: the seccomp filter refuses these
+        expected.update(keyctl=errno.EPERM, ptrace=errno.EPERM, new_user_namespace=errno.EPERM,
+                        clone3=errno.ENOSYS)
+    assert {k: v for k, v in facts.items() if k in expected} == expected
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root levels need root (CI runs as root)")
@@ -269,6 +283,7 @@ def test_the_uid_level_and_no_wall(tmp_path):
     assert isolation == "uid" and facts["uid"] >= wall.UID_BASE
     assert (facts["no_new_privs"], facts["capabilities"], facts["usr_writable"]) == (1, 0, 0)
     assert facts["processes"] > 2  # no PID namespace: the machine's processes show
+    assert facts["ptrace"] == 0 and facts["new_user_namespace"] == 0  # and no seccomp filter
     isolation, facts = inspect(tmp_path, "none")
     assert isolation == "none" and facts["uid"] == os.geteuid() and facts["repository"] == 1
 
