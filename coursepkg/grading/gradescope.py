@@ -66,7 +66,11 @@ def pins() -> list[str]:
     >>> pins()[0].startswith("numpy==")
     True
     """
-    return [f"{name}=={metadata.version(name)}" for name in PINNED]
+    try:
+        return [f"{name}=={metadata.version(name)}" for name in PINNED]
+    except metadata.PackageNotFoundError as error:
+        raise ValueError(f"the bundle pins the grader's packages as installed here, and {error.name} "
+                         "is not installed: pip install 'coursepkg[grader]'") from None
 
 
 def package_files() -> list[Path]:

@@ -198,3 +198,12 @@ def test_ctrl_c_stops_the_batch_and_a_rerun_resumes(tmp_path, monkeypatch, capsy
     result = grade_batch(classroom, gradebook, limits=FAST, progress=False)
     assert [row["score"] for row in result.rows] == [100, 100, 100]
     assert (result.unchanged, result.graded) == (["ann"], ["ben", "cid"])
+
+
+def test_gradescope_names_the_extra_it_needs(tmp_path, monkeypatch, capsys):
+    from coursepkg.grading import gradescope
+
+    monkeypatch.setattr(gradescope, "PINNED", ("numpy", "no-such-package-here"))
+    assert cli.main(["gradescope", "--out", str(tmp_path / "a.zip")]) == 2
+    assert "no-such-package-here is not installed: pip install 'coursepkg[grader]'" \
+        in capsys.readouterr().err
