@@ -151,6 +151,17 @@ def test_mismatch_feedback_says_how_far_where_and_in_which_dtype(tmp_path):
                           and "float32" in o and "expected" not in o for o in hidden)
 
 
+def test_mismatch_feedback_names_a_float64_dtype_too(tmp_path):
+    snippet = "def nll_loss(log_probs, y):\n    return 0.5\n"
+    from grading_support import make_submission
+
+    report = grade(make_submission(tmp_path / "sub", {"ex3_mle": snippet}), ["ex3_mle"], FAST)
+    visible = [t.output for t in report.tests if t.function == "nll_loss" and
+               t.visibility == "visible" and t.score == 0]
+    assert visible and all(o.startswith("nll_loss: expected ") and "got 0.5\n" in o
+                           and o.endswith("; your result is float64") for o in visible)
+
+
 def test_exception_feedback_names_the_line_of_the_student_file(tmp_path):
     folder, report = _grade_case(tmp_path, "ce_grad_classes_from_labels", "cross_entropy_grad")
     lines = (folder / "ex5_gradients.py").read_text().splitlines()
