@@ -5,7 +5,9 @@ import ast
 import errno
 import io
 import os
+import subprocess
 import sys
+import time
 
 from pathlib import Path
 
@@ -315,3 +317,27 @@ def test_a_broken_bubblewrap_is_refused(monkeypatch):
     monkeypatch.setattr(wall.shutil, "which", lambda *args, **kwargs: "/bin/false")
     with pytest.raises(wall.WallUnavailable, match="cannot build a sandbox here .exit code 1."):
         wall.find_wall("auto")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root levels need root (CI runs as root)")
+def test_a_killed_grader_takes_its_sandboxes_with_it(tmp_path):
+    """The child swaps its stdin for a pipe of its own, so the grader's death
+    does not end it by end-of-file: only the wall's teardown does."""
+    (tmp_path / "ex1_softmax.py").write_text(
+        "import os\nr, w = os.pipe()\nos.dup2(r, 0)\n\ndef softmax(z):\n    return z\n")
+    grader = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from coursepkg.grading.sandbox import Submission\n"
+         "s = Submission(sys.argv[1], ['ex1_softmax'])\n"
+         "print(s._child('ex1_softmax').cell.uid, flush=True)\n"
+         "time.sleep(60)\n", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    uid = int(grader.stdout.readline())
+    assert wall.processes_of(uid)
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 10
+    while wall.processes_of(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not wall.processes_of(uid)
