@@ -341,3 +341,30 @@ def test_a_killed_grader_takes_its_sandboxes_with_it(tmp_path):
     while wall.processes_of(uid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not wall.processes_of(uid)
+
+
+@pytest.mark.parametrize("sandbox", ["auto", "none"])
+def test_how_the_child_ended_is_reported(tmp_path, sandbox):
+    """Through bubblewrap (which exits 128 + the signal) as without it."""
+    (tmp_path / "ex4_logsumexp.py").write_text(GUARD_OFF + (
+        "def logsumexp(z, axis=-1):\n    _os.kill(_os.getpid(), 9)\n\n"
+        "def log_softmax(z, axis=-1):\n    _os._exit(3)\n\n"
+        "def cross_entropy_from_logits(logits, y):\n    _os._exit(200)\n"))
+    with Submission(tmp_path, ["ex4_logsumexp"], Limits(sandbox=sandbox)) as submission:
+        for function, message, args in [
+                ("logsumexp", "killed by signal SIGKILL", (np.zeros(2),)),
+                ("log_softmax", "exited with code 3", (np.zeros(2),)),
+                ("cross_entropy_from_logits", "exited with code 200", (np.zeros((1, 2)), [0]))]:
+            with pytest.raises(StudentError, match=message):
+                submission.function(function)(*args)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching uids needs root")
+def test_kill_uid_reaches_processes_that_left_the_group():
+    uid = wall.UID_BASE + 2**26 - 1  # beyond what any grader's children use
+    started = [subprocess.Popen([*wall._setpriv(uid), "sleep", "60"], start_new_session=True)
+               for _ in range(3)]
+    assert len(wall.processes_of(uid)) == 3
+    wall.kill_uid(uid)
+    assert wall.processes_of(uid) == []
+    assert [p.wait() for p in started] == [-9, -9, -9]
