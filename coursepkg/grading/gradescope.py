@@ -74,9 +74,9 @@ def pins() -> list[str]:
 
 
 def package_files() -> list[Path]:
-    """The package's files to ship: Python sources and the grading ``pytest.ini``."""
+    """The package's files to ship: Python sources and the grading run's ``grading.ini``."""
     files = [p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-             and (p.suffix == ".py" or p.name == "pytest.ini")]
+             and (p.suffix == ".py" or p.name == "grading.ini")]
     return sorted(files)
 
 

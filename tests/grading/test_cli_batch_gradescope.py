@@ -149,7 +149,7 @@ def test_gradescope_bundle_runs_end_to_end(tmp_path):
     with zipfile.ZipFile(bundle) as archive:
         names = archive.namelist()
         assert "setup.sh" in names and "run_autograder" in names
-        assert "coursepkg/grading/pytest.ini" in names
+        assert "coursepkg/grading/grading.ini" in names
         assert "checks/ex3_mle.py" in names
         assert not any(name.startswith("exercises") for name in names)
         texts = {n: archive.read(n).decode() for n in names}
