@@ -143,7 +143,10 @@ def test_broken_grading_test_definitions_are_reported(tmp_path):
             plugin.run_checks(submission, ["ex1_softmax"])
 
 
-def test_gradescope_bundle_runs_end_to_end(tmp_path):
+def test_gradescope_bundle_runs_end_to_end(tmp_path, capsys):
+    assert cli.main(["gradescope", "--out", str(tmp_path / "cli.zip"),
+                     "--checks", str(EXERCISES / "checks")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cli.zip")
     bundle = build_bundle(tmp_path / "autograder.zip", call_timeout=2.0,
                           book_url="https://example.org/")
     with zipfile.ZipFile(bundle) as archive:
