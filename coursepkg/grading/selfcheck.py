@@ -16,7 +16,9 @@ It runs the same grading tests, through the same child processes, as
 examples of the functions' docstrings in a child process.  Only the visible
 tests count here: the score a submission gets comes from the grader, hidden
 tests included.  It needs the student package (``coursepkg[grader]``), not
-the course repository.
+the course repository.  The docstring examples run in a plain child process,
+without the grader's wall: ``check`` is for one's own files, not for
+grading others'.
 """
 
 from __future__ import annotations
