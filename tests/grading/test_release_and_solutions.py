@@ -151,6 +151,11 @@ def test_a_new_graded_function_is_its_source_and_its_checks(tmp_path):
     _assignment(tmp_path, DEMO_SOURCE, DEMO_CHECKS.replace("(half)", "(quarter)"))
     with pytest.raises(ValueError, match="does not define quarter, which .*grades"):
         contract.load(source / "checks", source)
+    # a new module with solutions but no checks file is refused, not skipped
+    _assignment(tmp_path, DEMO_SOURCE, DEMO_CHECKS)
+    (source / "ex8_new.py").write_text(DEMO_SOURCE)
+    with pytest.raises(ValueError, match="ex8_new.py holds solutions but .* has no ex8_new.py"):
+        release(source, tmp_path / "out")
 
 
 def test_contract_errors_name_what_is_wrong(tmp_path):
