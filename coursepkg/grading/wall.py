@@ -410,6 +410,9 @@ class Cell:
                 command += ["--bind" if writable else "--ro-bind", host, self.inside(name)]
             if workdir:
                 command += ["--chdir", self.inside(workdir)]
+            # bwrap's own tmpfs (the new root, /dev) belong to the child in a user namespace:
+            # read-only, or it could fill memory there, past its address-space limit
+            command += ["--remount-ro", "/dev", "--remount-ro", "/"]
             program = seccomp_program()
             if program is not None:
                 seccomp_read, seccomp_write = os.pipe()

@@ -127,6 +127,7 @@ def test_a_full_hostile_submission_is_graded_quickly(tmp_path):
 # an ordinary user; without the wall (--sandbox none) the same attacks get
 # through, which shows that these tests can fail.
 
+import ast  # noqa: E402
 import hashlib  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
@@ -309,8 +310,9 @@ def grade_hostile(home: Path, attacks: dict[str, str], *, user=False, view=False
         listener.close()
     for pid in marked_processes(mark):  # only ever found without the wall
         os.kill(pid, 9)
-    written = [p for p in (f"/tmp/{mark}-wall", f"/var/tmp/{mark}-wall", f"{home}/{mark}-wall")
-               if os.path.exists(p)]
+    written = [f"{folder}/{mark}-wall".replace("//", "/")
+               for folder in ("/tmp", "/var/tmp", "/dev/shm", "/dev", "/", str(home))
+               if os.path.exists(f"{folder}/{mark}-wall")]
     for path in written:
         os.remove(path)
     results = json.loads(out.read_text()) if out.exists() else None
@@ -324,9 +326,17 @@ def grade_hostile(home: Path, attacks: dict[str, str], *, user=False, view=False
     return process, results, evidence
 
 
-def assert_contained(process, results, evidence, attacks, isolation):
+def assert_contained(process, results, evidence, attacks, isolation,
+                     unwritable=("/var/tmp", "/dev/shm", "/dev", "/")):
+    """Every attack scored 0, the rest full marks, nothing got out, and the
+    write_anywhere attack could write in none of ``unwritable`` (a sandbox's /,
+    /dev and /dev/shm are memory it could fill)."""
     assert process.returncode == 0, process.stderr[-2000:]
     assert results["isolation"] == isolation
+    if "write_anywhere" in attacks.values():
+        outputs = [t["output"] for t in results["tests"] if ".log_softmax:" in t["name"]]
+        wrote = re.search(r"wrote in (\[.*?\])", outputs[0])
+        assert wrote and not set(ast.literal_eval(wrote.group(1))) & set(unwritable), outputs
     assert evidence == {"survivors": [], "changed": [], "written": [], "secret": False,
                         "connections": 0}
     table = points(results)
@@ -365,14 +375,15 @@ def test_the_uid_level_contains_all_but_the_network(grader_home):
     """--sandbox uid (a container without namespaces): a dedicated uid, no namespaces.
 
     The trusted files are made unreadable by permissions, as run_autograder
-    does on Gradescope; the network and /tmp stay reachable (documented)."""
+    does on Gradescope; the network and the world-writable folders stay reachable
+    (documented)."""
     for trusted in ("coursepkg", "exercises"):
         (grader_home / trusted).chmod(0o700)
     process, results, evidence = grade_hostile(grader_home, ATTACKS, view=True, sandbox="uid")
     assert evidence.pop("connections") > 0
-    assert evidence["written"] == ["/tmp/MARK-wall", "/var/tmp/MARK-wall"]
+    assert evidence["written"] == ["/tmp/MARK-wall", "/var/tmp/MARK-wall", "/dev/shm/MARK-wall"]
     evidence["connections"], evidence["written"] = 0, []
-    assert_contained(process, results, evidence, ATTACKS, "uid")
+    assert_contained(process, results, evidence, ATTACKS, "uid", unwritable=("/dev", "/"))
 
 
 def test_without_the_wall_the_attacks_get_through(grader_home):
@@ -384,8 +395,8 @@ def test_without_the_wall_the_attacks_get_through(grader_home):
     assert evidence["survivors"] and evidence["secret"] and evidence["connections"]
     assert any("/checks/" in k for k in evidence["changed"])  # the grading tests
     assert any(re.match(r"exercises/ex\d", k) for k in evidence["changed"])  # the solutions
-    assert evidence["written"] == ["/tmp/MARK-wall", "/var/tmp/MARK-wall",
-                                   f"{grader_home}/MARK-wall"]
+    assert evidence["written"] == ["/tmp/MARK-wall", "/var/tmp/MARK-wall", "/dev/shm/MARK-wall",
+                                   "/dev/MARK-wall", "/MARK-wall", f"{grader_home}/MARK-wall"]
     table = points(results)
     assert table["fit_softmax_regression"][0] == table["fit_softmax_regression"][1]
     assert any("def test_" in t["output"] for t in results["tests"] if ".entropy:" in t["name"])
