@@ -57,7 +57,9 @@ into a folder no child ever sees.
 Out of scope: kernel exploits (the namespaces are the kernel's), hardware
 side channels, and anything the grader's own machine lets every local
 process do.  The inputs of hidden tests necessarily reach the student's
-code.
+code.  There is no cgroup: memory is bounded per process, the working
+folder per file.  Landlock is not used: the mount namespace's allow-list
+already keeps out every path a Landlock rule set would.
 
 Levels, strongest first (reported as ``isolation`` in the results):
 ``namespaces+uid`` (root), ``user-namespaces`` (an ordinary user); then two
