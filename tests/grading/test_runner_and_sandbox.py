@@ -368,3 +368,13 @@ def test_kill_uid_reaches_processes_that_left_the_group():
     wall.kill_uid(uid)
     assert wall.processes_of(uid) == []
     assert [p.wait() for p in started] == [-9, -9, -9]
+
+
+def test_grade_batch_refuses_once_without_a_wall(tmp_path, monkeypatch):
+    from coursepkg.grading.batch import grade_batch
+
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    monkeypatch.setattr(wall.shutil, "which", lambda *args, **kwargs: None)
+    with pytest.raises(wall.WallUnavailable, match="bubblewrap"):
+        grade_batch(tmp_path / "class", tmp_path / "out" / "gradebook.csv", progress=False)
+    assert not (tmp_path / "out").exists()
