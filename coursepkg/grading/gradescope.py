@@ -33,7 +33,7 @@ fi
 /autograder/venv/bin/pip install --quiet {pins}
 # the grader's wall around student code (README, "Threat model and its limits")
 apt-get update
-apt-get install -y bubblewrap util-linux procps
+apt-get install -y bubblewrap util-linux
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash

@@ -337,9 +337,9 @@ def kill_uid(uid: int, timeout: float = 10.0) -> None:
     """
     deadline = time.monotonic() + timeout
     while processes_of(uid) and time.monotonic() < deadline:
-        subprocess.run([*_setpriv(uid), shutil.which("kill", path="/usr/bin:/bin") or "kill",
-                        "-9", "-1"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        subprocess.run([*_setpriv(uid), python_executable(), "-I", "-S", "-c",
+                        "import os, signal; os.kill(-1, signal.SIGKILL)"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         time.sleep(0.01)
 
 
