@@ -304,8 +304,12 @@ def grade_hostile(home: Path, attacks: dict[str, str], *, user=False, view=False
                                     *(["--sandbox", sandbox] if sandbox else [])],
                              user=user, view=view, secret=secret)
         alive = marked_processes(mark)
-        if alive:  # a daemon that survived rewrites the results now (it polls every 50 ms)
-            time.sleep(1.0)
+        # a daemon that survived rewrites the results now (it polls every 50 ms)
+        graded = out.read_text() if out.exists() else ""
+        patience = (10 if "rewrite_results" in attacks.values() else 0.5) if alive else 0
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline and (out.read_text() if out.exists() else "") == graded:
+            time.sleep(0.05)
     finally:
         listener.close()
     for pid in marked_processes(mark):  # only ever found without the wall
@@ -353,7 +357,7 @@ def test_the_wall_contains_every_attack(grader_home, user):
     process, results, evidence = grade_hostile(grader_home, ATTACKS, user=user)
     assert_contained(process, results, evidence, ATTACKS,
                      "user-namespaces" if user else "namespaces+uid")
-    assert time.perf_counter() - start < 20  # the grader's startup, 11 attacks and 1 s of waiting
+    assert time.perf_counter() - start < 30  # no teardown waited out its 10 s limit
 
 
 @pytest.mark.parametrize("user", [False, True], ids=["root", "ordinary-user"])
