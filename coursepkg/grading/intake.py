@@ -132,9 +132,13 @@ def _walk(root: Path):
 
 
 def _rank(path: Path, root: Path):
-    # the canonical name first, then the shallowest, then the newest
+    # the copy with the fewest untouched stubs (a student who downloaded the
+    # starter twice worked in one copy), then the canonical name, then the
+    # shallowest, then the newest
+    stubs = path.read_bytes().count(b"raise NotImplementedError")
     plain = _NAME.match(path.name)["dup"] is None
-    return (not plain, len(path.relative_to(root).parts), -path.stat().st_mtime_ns, str(path))
+    return (stubs, not plain, len(path.relative_to(root).parts), -path.stat().st_mtime_ns,
+            str(path))
 
 
 def collect(submission, modules, known=()) -> Intake:

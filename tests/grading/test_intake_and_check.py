@@ -55,6 +55,16 @@ def test_the_canonical_copy_wins_and_the_others_are_listed(tmp_path):
     assert "not graded: old/ex1_softmax.py (another copy of ex1_softmax.py)" in intake.report()
 
 
+def test_the_copy_with_the_work_in_it_wins(tmp_path, stubs):
+    # downloaded twice, worked in the second copy
+    (tmp_path / "s").mkdir()
+    shutil.copy(stubs / "ex4_logsumexp.py", tmp_path / "s")
+    shutil.copy(EXERCISES / "ex4_logsumexp.py", tmp_path / "s" / "ex4_logsumexp (1).py")
+    intake = collect(tmp_path / "s", MODULES)
+    assert intake.found["ex4_logsumexp"].name == "ex4_logsumexp (1).py"
+    assert "not graded: ex4_logsumexp.py (another copy of ex4_logsumexp.py)" in intake.report()
+
+
 def test_a_notebook_gets_told_how_to_submit(tmp_path):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "homework.ipynb").write_text("{}")
