@@ -147,22 +147,31 @@ def load_untrusted_array(dir_fd: int, name: str, kinds: str = "biuf",
         raise StudentError("badvalue", f"no readable result file {name} ({error.strerror})") from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
-        if not (stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes + 4096):
+        # one link only: not a second name of a file the child could not read itself
+        if not (stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes + 4096
+                and info.st_nlink == 1):
             raise StudentError("badvalue", f"result file {name} is not a small regular file")
         try:
             version = np.lib.format.read_magic(handle)
             reader = {(1, 0): np.lib.format.read_array_header_1_0,
                       (2, 0): np.lib.format.read_array_header_2_0}[version]
             shape, _, dtype = reader(handle)
-            size = math.prod(shape) * dtype.itemsize
-            if dtype.hasobject or dtype.kind not in kinds or dtype.fields is not None:
-                raise ValueError(f"dtype {dtype} is not allowed")
-            if size > max_bytes or size != info.st_size - handle.tell():
-                raise ValueError("its size does not match its header")
+        except (ValueError, KeyError, OSError, EOFError, SyntaxError):
+            # NumPy's own message would quote the file's bytes back
+            raise StudentError("badvalue", f"result file {name} was rejected: "
+                                           "not a .npy file") from None
+        size = math.prod(shape) * dtype.itemsize
+        if dtype.hasobject or dtype.kind not in kinds or dtype.fields is not None:
+            problem = f"dtype {dtype} is not allowed"
+        elif size > max_bytes or size != info.st_size - handle.tell():
+            problem = "its size does not match its header"
+        else:
             handle.seek(0)
-            return np.load(handle, allow_pickle=False)
-        except (ValueError, KeyError, OSError, EOFError) as error:
-            raise StudentError("badvalue", f"result file {name} was rejected: {error}") from None
+            try:
+                return np.load(handle, allow_pickle=False)
+            except (ValueError, OSError, EOFError):  # pragma: no cover - checked above
+                problem = "it could not be read"
+        raise StudentError("badvalue", f"result file {name} was rejected: {problem}")
 
 
 def _child_environment() -> dict[str, str]:

@@ -378,3 +378,20 @@ def test_grade_batch_refuses_once_without_a_wall(tmp_path, monkeypatch):
     with pytest.raises(wall.WallUnavailable, match="bubblewrap"):
         grade_batch(tmp_path / "class", tmp_path / "out" / "gradebook.csv", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_loader_quotes_nothing_of_a_foreign_file(tmp_path):
+    """A file that is not a .npy (say, a hard link to a secret) is refused without
+    its bytes in the message, and a second name of a file is refused outright."""
+    (tmp_path / "x.npy").write_bytes(b"root:$6$secret-hash:19000:0:99999:7:::\n")
+    np.save(tmp_path / "a.npy", np.zeros(2))
+    os.link(tmp_path / "a.npy", tmp_path / "b.npy")
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(StudentError, match="not a .npy file") as error:
+            load_untrusted_array(fd, "x.npy")
+        assert "root" not in str(error.value) and "secret" not in str(error.value)
+        with pytest.raises(StudentError, match="not a small regular file"):
+            load_untrusted_array(fd, "b.npy")
+    finally:
+        os.close(fd)
