@@ -11,7 +11,11 @@ no hand-kept table of modules and functions:
   (``def test_rows_sum_to_one(softmax): ...``);
 - the **instructor sources**, when present, must agree: every function whose
   body holds a solution block must have checks, and every function the
-  checks ask for must be defined in the module's source.
+  checks ask for must be defined in the module's source.  A private helper
+  (a name starting with ``_``) may hold a solution block without checks of
+  its own: the student writes it, and the graded functions that call it
+  grade it (exercise 5's ``_softmax_rows`` is exercise 1's answer, so the
+  released starter file must not hand it out).
 
 Adding a graded function is writing it between the markers and writing its
 checks.
@@ -188,7 +192,8 @@ def load(checks_dir=None, source_dir=None) -> Contract:
         if missing:
             raise ValueError(f"source: {path} does not define {', '.join(missing)}, which "
                              f"{contract.checks_dir / (module + '.py')} grades")
-        unchecked = [f for f in solution_functions(text, str(path)) if f not in functions]
+        unchecked = [f for f in solution_functions(text, str(path))
+                     if f not in functions and not f.startswith("_")]
         if unchecked:
             raise ValueError(f"checks: {', '.join(unchecked)} in {path} holds a solution but "
                              f"{contract.checks_dir / (module + '.py')} has no test asking for it")
