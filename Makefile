@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # MathJax, served by the book itself (offline readers, no network in tests)
 MATHJAX := _vendor/node_modules/mathjax/es5/tex-chtml.js
 
-.PHONY: book test clean
+.PHONY: book test clean student
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,7 @@ book: $(STAMP) $(MATHJAX)
 # The suite builds the book itself (conftest.py) and opens it in Chromium.
 test: $(STAMP) $(MATHJAX)
 	sh tests/browser/ensure_chromium.sh
+	sh tests/grading/ensure_bwrap.sh
 	$(BIN)/python -m pytest tests coursepkg book --nbval \
 	    --nbval-sanitize-with book/sanitize.cfg \
 	    --cov=coursepkg --cov-report=term-missing:skip-covered --cov-fail-under=95
@@ -43,3 +44,15 @@ clean:
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The student side of the repository (README, "Publishing the student side"):
+# every committed file but the instructor's tree (exercises/: solutions and
+# hidden tests) and the tests that read it, plus the released starter files in
+# starter/.  Push $(STUDENT) to the public repository that _config.yml's
+# repository.url names, so that Binder and Colab launches clone no solution.
+STUDENT ?= _build/student
+student:
+	rm -rf $(STUDENT) && mkdir -p $(STUDENT)
+	git archive --format=tar HEAD | tar -x -C $(STUDENT) \
+	    --exclude=exercises --exclude=tests/grading --exclude=tests/test_packaging.py
+	$(BIN)/python -m coursepkg release --source exercises --out $(STUDENT)/starter >/dev/null

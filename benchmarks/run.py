@@ -5,6 +5,10 @@ Run from the repository root::
     .venv/bin/python benchmarks/run.py            # full sizes (minutes)
     .venv/bin/python benchmarks/run.py --quick    # tiny shapes (seconds)
 
+The torch face (``ctorch.softmax``, ``log_softmax``, ``logsumexp``) is timed
+against torch itself, forward and forward + backward, and its float32
+accuracy is tabulated next to the others (suite ``accuracy_torch_face``).
+
 For every function and shape it prints the median time of each
 implementation (15 timed runs after a warm-up, interleaved with the runs of
 the implementation it is compared with, each after an untimed settling
@@ -208,6 +212,43 @@ def bench_softmax(shapes, repeat, rows):
                 report(rows[-1])
 
 
+TORCH_FACE = {
+    "softmax": (ctorch.softmax, lambda t: torch.softmax(t, -1)),
+    "log_softmax": (ctorch.log_softmax, lambda t: torch.log_softmax(t, -1)),
+    "logsumexp": (ctorch.logsumexp, lambda t: torch.logsumexp(t, -1)),
+}
+
+
+def bench_torch_face(shapes, repeat, rows):
+    """The torch face against torch itself: forward, and forward + backward."""
+    gen = torch.Generator().manual_seed(2)
+    for dtype in (torch.float32, torch.float64):
+        for shape in shapes:
+            x = torch.randn(shape, generator=gen, dtype=dtype) * 3
+            leaf = x.clone().requires_grad_()
+            for name, (ours, theirs) in TORCH_FACE.items():
+                upstream = torch.randn(theirs(x).shape, generator=gen, dtype=dtype)
+
+                def fwd_bwd(fn):
+                    leaf.grad = None
+                    fn(leaf).backward(upstream)
+
+                for mode, a, b in (
+                    ("forward", lambda: ours(x), lambda: theirs(x)),
+                    ("forward+backward", lambda: fwd_bwd(ours), lambda: fwd_bwd(theirs)),
+                ):
+                    r_ours, r_torch = round_times([a, b], repeat)
+                    t_ours, t_torch = map(statistics.median, (r_ours, r_torch))
+                    rows.append(dict(
+                        suite="torch_face", function=name, mode=mode, shape=str(shape),
+                        dtype=str(dtype).removeprefix("torch."),
+                        ctorch_s=t_ours, torch_s=t_torch,
+                        ctorch_over_torch=t_ours / t_torch,
+                        ctorch_over_torch_q=quartiles(r_ours, r_torch),
+                    ))
+                    report(rows[-1])
+
+
 def bench_cross_entropy(shapes, repeat, rows):
     rng = np.random.default_rng(1)
     for dtype in ("float32", "float64"):
@@ -336,7 +377,17 @@ def accuracy(shape, rows):
                                ulp(lsm(x)[top], exact[1][top]).max()),
                            logsumexp_ulp=float(ulp(lse(x), exact[2]).max()))
             rows.append(row)
-    report_accuracy([r for r in rows if r["suite"] == "accuracy"])
+        # the torch face, in its own suite (chapter 7 tabulates "accuracy")
+        t = torch.from_numpy(x)
+        lsm = ctorch.log_softmax(t).numpy()
+        rows.append(dict(
+            suite="accuracy_torch_face", case=case, implementation="ctorch",
+            shape=str(shape), dtype="float32",
+            softmax_ulp=float(ulp(ctorch.softmax(t).numpy(), exact[0])[normal].max()),
+            log_softmax_ulp=float(ulp(lsm, exact[1])[finite].max()),
+            log_softmax_max_entry_ulp=float(ulp(lsm[top], exact[1][top]).max()),
+            logsumexp_ulp=float(ulp(ctorch.logsumexp(t).numpy(), exact[2]).max())))
+    report_accuracy([r for r in rows if r["suite"].startswith("accuracy")])
 
 
 # ----------------------------------------------------------------- reporting
@@ -376,6 +427,9 @@ def table(rows):
             lines.append((r["function"], r["shape"], r["dtype"],
                           _spread(r, "speedup_vs_scipy"), _spread(r, "speedup_vs_torch"),
                           f"{r['ours_mem_x_input']:.2f} / {r['scipy_mem_x_input']:.2f}"))
+        elif r["suite"] == "torch_face":
+            lines.append((f"ctorch.{r['function']} {r['mode']}", r["shape"], r["dtype"],
+                          f"{_spread(r, 'ctorch_over_torch')} torch time", "", ""))
         elif r["suite"] == "cross_entropy":
             lines.append((r["function"], r["shape"], r["dtype"],
                           f"numpy {_spread(r, 'numpy_over_torch')} torch time",
@@ -429,6 +483,7 @@ def main(argv=None):
     rows = []
     accuracy(acc, rows)
     bench_softmax(shapes, repeat, rows)
+    bench_torch_face(shapes, repeat, rows)
     bench_cross_entropy(ce_shapes, repeat, rows)
     bench_linear_ce(*lce, repeat, rows)
     meta["end"] = load()

@@ -11,4 +11,4 @@ The modules read as the course's table of contents: :mod:`~coursepkg.softmax`,
 :mod:`~coursepkg.models` and :mod:`~coursepkg.data`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -29,6 +29,22 @@ def namespace(*arrays):
     return array_api_compat.array_namespace(*arrays)
 
 
+def host_values(x):
+    """The values of ``x`` for a data-dependent check.
+
+    Under :func:`torch.func.vmap` (and ``grad``) a tensor is a wrapper
+    whose values cannot be read by ``bool()``; the wrapped tensor holds the
+    values of every batch entry, which is what a range check needs.  Other
+    arrays come back as they are.
+    """
+    if is_torch(x):
+        from torch._C import _functorch
+
+        while _functorch.is_functorch_wrapped_tensor(x):
+            x = _functorch.get_unwrapped(x)
+    return x
+
+
 def array_device(x):
     """The device ``x`` lives on (``"cpu"`` for NumPy)."""
     return array_api_compat.device(x)

@@ -138,7 +138,12 @@ def load_digits(test_size=0.25, seed=0):
     >>> float(data.X_train.min()), float(data.X_train.max())
     (0.0, 1.0)
     """
-    from sklearn import datasets  # imported here: only this function needs it
+    try:
+        from sklearn import datasets  # imported here: only this function needs it
+    except ModuleNotFoundError as error:
+        from ._extras import missing_extra
+
+        raise missing_extra(error, "load_digits") from None
 
     digits = datasets.load_digits()
     X = np.asarray(digits.data, dtype=np.float64) / PIXEL_MAX

@@ -33,7 +33,7 @@ from ._backend import (
     upcast,
 )
 
-__all__ = ["logsumexp"]
+__all__ = ["logsumexp", "signed_logsumexp_last"]
 
 
 def max_shift(z):
@@ -70,16 +70,29 @@ def logsumexp(x, axis=-1, keepdims=False):
     Parameters
     ----------
     x : array
-        Floating-point input (NumPy array or torch tensor).
+        Floating-point input (NumPy array or torch tensor).  The faces
+        (``coursepkg.numpy``, ``coursepkg.torch``) also take integers,
+        promoted to the default float (float64; torch's default dtype), and
+        0-d input.
     axis : int, optional
-        Axis to reduce over (default: the last).
+        Axis to reduce over (default: the last; SciPy's default is every
+        axis, ``axis=None``).  The faces also take a tuple of axes or None.
     keepdims : bool, optional
         Keep the reduced axis with length one.
+    b : array, optional
+        Faces only, keyword-only (SciPy's third positional argument is
+        ``b``, ours is ``keepdims``): weights broadcast against ``x``;
+        the result is ``log|sum(b * exp(x))|``, NaN where that sum is
+        negative unless ``return_sign``
+        (:func:`signed_logsumexp_last`).
+    return_sign : bool, optional
+        Faces only: return ``(log|s|, sign(s))`` as SciPy does.
 
     Returns
     -------
     array
-        ``log(sum(exp(x), axis))`` with the dtype of ``x``.
+        ``log(sum(exp(x), axis))`` with the dtype of ``x``; the NumPy face
+        returns a NumPy scalar for a 0-d result, as SciPy.
 
     Notes
     -----
@@ -116,3 +129,41 @@ def logsumexp(x, axis=-1, keepdims=False):
     if keepdims:
         return from_last(out, axis)
     return out[..., 0]
+
+
+def signed_logsumexp_last(a, b):
+    r"""``(log|s|, sign(s))`` of :math:`s = \sum_j b_j e^{a_j}` along the last axis.
+
+    The weighted log-sum-exp of :func:`scipy.special.logsumexp` with ``b``:
+    entries with :math:`b_j = 0` are left out (also where :math:`a_j` is
+    infinite), the rest shifted by their maximum :math:`m`:
+
+    .. math::
+
+        \log\Bigl|\sum_j b_j e^{a_j}\Bigr| = m + \log\Bigl|\sum_j b_j e^{a_j - m}\Bigr| .
+
+    A sum of zero gives ``(-inf, 0)``.  Unlike the unweighted
+    :func:`logsumexp` there is no ``log1p`` split (a negative weight can
+    cancel the largest term), so tiny sums next to one keep only absolute
+    accuracy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res, sign = signed_logsumexp_last(np.array([0.0, 0.0]), np.array([1.0, -3.0]))
+    >>> round(float(res), 12), float(sign)  # log |1 - 3| = log 2
+    (0.69314718056, -1.0)
+    """
+    xp = namespace(a, b)
+    work, dtype = upcast(a)
+    weights = xp.astype(upcast(b)[0], work.dtype)
+    kept = weights != 0
+    work = xp.where(kept, work, xp.full_like(work, -math.inf))
+    m = xp.max(work, axis=-1, keepdims=True)
+    shift = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+    with np.errstate(over="ignore", invalid="ignore"):
+        terms = xp.where(kept, weights * xp.exp(work - shift), xp.zeros_like(work))
+    total = xp.sum(terms, axis=-1)
+    with np.errstate(divide="ignore"):
+        res = xp.log(xp.abs(total)) + shift[..., 0]
+    return downcast(res, dtype), downcast(xp.sign(total), dtype)

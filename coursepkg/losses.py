@@ -32,12 +32,12 @@ from ._backend import (
     array_device,
     check_floating,
     downcast,
+    host_values,
     from_last,
     namespace,
     to_last,
     upcast,
 )
-from .information import check_distribution
 from .logsumexp import max_shift
 from .softmax import log_softmax_last, plus_inf_rows_to_nan, softmax_last
 
@@ -87,6 +87,35 @@ def _check_options(reduction, label_smoothing, ignore_index):
         )
 
 
+def check_index_range(target, num_classes, ignore_index, what="classes"):
+    """Raise ``ValueError`` for a class index outside ``[0, num_classes)``
+    that is not ``ignore_index`` (any shape; under ``vmap`` every entry)."""
+    xp = namespace(target)
+    target = host_values(target)
+    valid = target != ignore_index
+    bad = valid & ((target < 0) | (target >= num_classes))
+    if bool(xp.any(bad)):
+        first = int(target[bad][0]) if target.ndim else int(target)
+        raise ValueError(
+            f"target holds class index {first}, out of range for "
+            f"{num_classes} {what} (valid: 0..{num_classes - 1}, or "
+            f"ignore_index={ignore_index})"
+        )
+
+
+def _check_probability_values(target):
+    """Probability targets as torch takes them: any finite values >= 0
+    (torch does not ask them to sum to one: ``-sum(t * log_softmax(z))``)."""
+    xp = namespace(target)
+    values = host_values(target)
+    if not bool(xp.all(xp.isfinite(values))):
+        raise ValueError("target has NaN or infinite entries")
+    if bool(xp.any(values < 0)):
+        raise ValueError(
+            "target has negative entries; class probabilities must be >= 0"
+        )
+
+
 def _prepare(
     logits,
     target,
@@ -97,6 +126,7 @@ def _prepare(
     *,
     logits_name="logits",
     allow_probabilities=True,
+    check_values=True,
 ) -> _Problem:
     _check_options(reduction, label_smoothing, ignore_index)
     check_floating(logits, logits_name)
@@ -133,7 +163,8 @@ def _prepare(
                 f"ignore_index={ignore_index} is not supported for "
                 f"class-probability targets; leave it at its default -100"
             )
-        check_distribution(target, "target", class_axis)
+        if check_values:
+            _check_probability_values(target)
     elif xp.isdtype(target.dtype, "integral"):
         kind = "index"
         if tuple(target.shape) != index_shape:
@@ -142,15 +173,8 @@ def _prepare(
                 f"{logits_name} of shape {tuple(logits.shape)}, got "
                 f"{tuple(target.shape)}"
             )
-        valid = target != ignore_index
-        bad = valid & ((target < 0) | (target >= num_classes))
-        if bool(xp.any(bad)):
-            first = int(target[bad][0]) if target.ndim else int(target)
-            raise ValueError(
-                f"target holds class index {first}, out of range for "
-                f"{num_classes} classes (valid: 0..{num_classes - 1}, or "
-                f"ignore_index={ignore_index})"
-            )
+        if check_values:
+            check_index_range(target, num_classes, ignore_index)
     else:
         raise TypeError(
             f"target must hold integer class indices or floating-point class "
@@ -324,7 +348,9 @@ def cross_entropy_loss(
     target : array
         Either integer class indices in ``[0, C)`` with the shape of
         ``logits`` minus its class dimension, or floating class probabilities
-        with the shape of ``logits`` (non-negative, summing to one).
+        with the shape of ``logits``: any non-negative values (as in PyTorch
+        they need not sum to one; the loss is ``-sum(t * log_softmax(z))``,
+        and on the torch face ``target`` may require grad).
     weight : array, optional
         Rescaling weight for each class, shape ``(C,)``.
     ignore_index : int, optional

@@ -18,7 +18,13 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ModuleNotFoundError as _error:  # name the extra that installs it
+    from ._extras import missing_extra
+
+    raise missing_extra(_error, "coursepkg.models_torch") from None
 from torch import nn
 
 from .models import check_count, check_features, check_fit_args, minibatches

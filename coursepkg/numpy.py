@@ -12,8 +12,11 @@ torch face.
 
 from __future__ import annotations
 
+import functools as _functools
+
 import numpy as _np
 
+from . import _axes
 from . import chunked as _chunked
 from . import gradients as _gradients
 from . import information as _information
@@ -81,9 +84,24 @@ def _fast(fast, teaching, *array_params):
     return wrapped
 
 
-logsumexp = _fast(_kernels.logsumexp, _logsumexp.logsumexp, "x")
-softmax = _fast(_kernels.softmax, _softmax.softmax, "x")
-log_softmax = _fast(_kernels.log_softmax, _softmax.log_softmax, "x")
+def _scalars(func):
+    """0-d results as NumPy scalars, where SciPy returns them."""
+
+    @_functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        out = func(*args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(o[()] if o.ndim == 0 else o for o in out)
+        return out[()] if out.ndim == 0 else out
+
+    return wrapper
+
+
+logsumexp = _scalars(_fast(_axes.scipy_logsumexp(_kernels.logsumexp),
+                           _logsumexp.logsumexp, "x", "b"))
+softmax = _scalars(_fast(_axes.scipy_axes(_kernels.softmax), _softmax.softmax, "x"))
+log_softmax = _scalars(_fast(_axes.scipy_axes(_kernels.log_softmax),
+                             _softmax.log_softmax, "x"))
 naive_softmax = _face(_softmax.naive_softmax, "x")
 sigmoid = _face(_softmax.sigmoid, "x")
 log_sigmoid = _face(_softmax.log_sigmoid, "x")
@@ -103,10 +121,11 @@ softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
 numerical_gradient = _face(_gradients.numerical_gradient, "x")
 gradcheck = _face(_gradients.gradcheck, "x")
 linear_cross_entropy = _face(
-    _chunked.linear_cross_entropy, "hidden", "weight", "target", "bias"
+    _chunked.linear_cross_entropy, "hidden", "linear_weight", "target", "bias", "weight"
 )
 linear_cross_entropy_grad = _face(
-    _chunked.linear_cross_entropy_grad, "hidden", "weight", "target", "bias"
+    _chunked.linear_cross_entropy_grad, "hidden", "linear_weight", "target", "bias",
+    "weight",
 )
 
 from .data import load_digits, make_blobs  # noqa: E402

@@ -85,9 +85,13 @@ def softmax(x, axis=-1, temperature=1.0):
     Parameters
     ----------
     x : array
-        Floating-point logits (NumPy array or torch tensor).
+        Floating-point logits (NumPy array or torch tensor).  The faces also
+        take integers (promoted to the default float, as SciPy) and 0-d
+        input (softmax 1).
     axis : int, optional
-        The class axis (default: the last).
+        The class axis (default: the last; SciPy's default is ``None``).
+        The faces also take a tuple of axes or None (every axis): the
+        softmax over all their entries together, as SciPy.
     temperature : float, optional
         Positive :math:`T`; the logits are divided by it.  :math:`T \to 0`
         approaches a one-hot argmax, :math:`T \to \infty` the uniform
@@ -124,8 +128,8 @@ def softmax(x, axis=-1, temperature=1.0):
     temperature = _check_temperature(temperature)
     xp = namespace(x)
     work, dtype = upcast(to_last(x, axis))
-    if work.shape[-1] == 0:
-        return downcast(from_last(work, axis), dtype)
+    if work.shape[-1] == 0:  # a new (empty) array, not x itself
+        return downcast(from_last(work * 1, axis), dtype)
     if temperature != 1.0:
         work = work / temperature
     return downcast(from_last(softmax_last(work), axis), dtype)
@@ -141,9 +145,11 @@ def log_softmax(x, axis=-1):
     Parameters
     ----------
     x : array
-        Floating-point logits.
+        Floating-point logits.  The faces also take integers and 0-d input,
+        as :func:`softmax`.
     axis : int, optional
-        The class axis (default: the last).
+        The class axis (default: the last); on the faces also a tuple of
+        axes or None, as :func:`softmax`.
 
     Returns
     -------
@@ -177,8 +183,8 @@ def log_softmax(x, axis=-1):
     axis = check_axis(axis, x.ndim, "x")
     xp = namespace(x)
     work, dtype = upcast(to_last(x, axis))
-    if work.shape[-1] == 0:
-        return downcast(from_last(work, axis), dtype)
+    if work.shape[-1] == 0:  # a new (empty) array, not x itself
+        return downcast(from_last(work * 1, axis), dtype)
     return downcast(from_last(log_softmax_last(work), axis), dtype)
 
 

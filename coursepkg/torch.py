@@ -16,12 +16,20 @@ tensor([[ 0.2500, -0.7500,  0.2500,  0.2500]], dtype=torch.float64)
 
 from __future__ import annotations
 
-import torch as _torch
+import inspect as _inspect
 
+try:
+    import torch as _torch
+except ModuleNotFoundError as _error:  # name the extra that installs it
+    from ._extras import missing_extra as _missing_extra
+
+    raise _missing_extra(_error, "coursepkg.torch") from None
+
+from . import _axes
 from . import chunked as _chunked
 from . import gradients as _gradients
 from . import information as _information
-from . import kernels as _kernels
+from . import kernels_torch as _kernels_torch
 from . import logsumexp as _logsumexp
 from . import losses as _losses
 from . import softmax as _softmax
@@ -71,37 +79,7 @@ def _face(func, *array_params):
     return _expose(func, _as_tensor, array_params)
 
 
-class CrossEntropyLossFunction(_torch.autograd.Function):
-    """Cross-entropy from logits with a hand-written backward.
-
-    ``forward`` computes :func:`coursepkg.losses.cross_entropy_loss`;
-    ``backward`` multiplies the incoming gradient into the closed form
-    ``p * sum(t) - t`` (:func:`coursepkg.losses.cross_entropy_loss_grad`).
-    """
-
-    @staticmethod
-    def forward(ctx, logits, target, weight, ignore_index, reduction, label_smoothing):
-        problem = _losses._prepare(
-            logits, target, weight, ignore_index, reduction, label_smoothing
-        )
-        ctx.problem = problem
-        ctx.fused = _kernels.torch_fast(problem, logits)
-        if ctx.fused:  # torch's fused forward, our closed-form backward
-            loss, log_p = _kernels.torch_cross_entropy_loss(problem, logits)
-            ctx.save_for_backward(logits, log_p)
-            return loss
-        return _losses._loss(problem)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        if ctx.fused:
-            logits, log_p = ctx.saved_tensors
-            grad = _kernels.torch_cross_entropy_loss_grad(
-                ctx.problem, logits, grad_output, log_p
-            )
-        else:
-            grad = _losses._grad(ctx.problem, grad_output)
-        return grad, None, None, None, None, None
+CrossEntropyLossFunction = _kernels_torch.CrossEntropyLossFunction
 
 
 def cross_entropy_loss(
@@ -116,22 +94,29 @@ def cross_entropy_loss(
     for name, value in (("logits", logits), ("target", target), ("weight", weight)):
         if value is not None:
             _as_tensor(value, name)
-    for name, value in (("target", target), ("weight", weight)):
-        if value is not None and value.requires_grad:
-            raise ValueError(
-                f"cross_entropy_loss differentiates with respect to logits "
-                f"only; {name} requires grad, detach it first"
-            )
-    return CrossEntropyLossFunction.apply(
-        logits, target, weight, ignore_index, reduction, label_smoothing
+    return _kernels_torch.cross_entropy_loss(
+        logits, target, weight=weight, ignore_index=ignore_index,
+        reduction=reduction, label_smoothing=label_smoothing,
     )
 
 
 cross_entropy_loss.__doc__ = _losses.cross_entropy_loss.__doc__
 
-logsumexp = _face(_logsumexp.logsumexp, "x")
-softmax = _face(_softmax.softmax, "x")
-log_softmax = _face(_softmax.log_softmax, "x")
+
+
+def _fast(fast, teaching, *array_params):
+    """``fast`` under the teaching version's name and doc."""
+    wrapped = _face(fast, *array_params)
+    for attr in ("__name__", "__qualname__", "__doc__"):
+        setattr(wrapped, attr, getattr(teaching, attr))
+    return wrapped
+
+
+logsumexp = _fast(_axes.scipy_logsumexp(_kernels_torch.logsumexp),
+                  _logsumexp.logsumexp, "x", "b")
+softmax = _fast(_axes.scipy_axes(_kernels_torch.softmax), _softmax.softmax, "x")
+log_softmax = _fast(_axes.scipy_axes(_kernels_torch.log_softmax_face),
+                    _softmax.log_softmax, "x")
 naive_softmax = _face(_softmax.naive_softmax, "x")
 sigmoid = _face(_softmax.sigmoid, "x")
 log_sigmoid = _face(_softmax.log_sigmoid, "x")
@@ -146,20 +131,23 @@ softmax_jacobian = _face(_gradients.softmax_jacobian, "x")
 numerical_gradient = _face(_gradients.numerical_gradient, "x")
 gradcheck = _face(_gradients.gradcheck, "x")
 linear_cross_entropy_grad = _face(
-    _chunked.linear_cross_entropy_grad, "hidden", "weight", "target", "bias"
+    _chunked.linear_cross_entropy_grad, "hidden", "linear_weight", "target", "bias",
+    "weight",
 )
-LinearCrossEntropyFunction = _chunked.torch_function()
+LinearCrossEntropyFunction = _kernels_torch.LinearCrossEntropyFunction
 
 
-def linear_cross_entropy(hidden, weight, target, *, bias=None, chunk_size=None,
-                         ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    for name, value in (("hidden", hidden), ("weight", weight),
-                        ("target", target), ("bias", bias)):
+def linear_cross_entropy(hidden, linear_weight, target, *, bias=None, weight=None,
+                         chunk_size=None, ignore_index=-100, reduction="mean",
+                         label_smoothing=0.0):
+    for name, value in (("hidden", hidden), ("linear_weight", linear_weight),
+                        ("target", target), ("bias", bias), ("weight", weight)):
         if value is not None:
             _as_tensor(value, name)
-    return LinearCrossEntropyFunction.apply(
-        hidden, weight, bias, target, chunk_size, ignore_index, reduction,
-        label_smoothing,
+    return _kernels_torch.linear_cross_entropy(
+        hidden, linear_weight, target, bias=bias, weight=weight,
+        chunk_size=chunk_size, ignore_index=ignore_index, reduction=reduction,
+        label_smoothing=label_smoothing,
     )
 
 

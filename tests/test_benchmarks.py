@@ -23,13 +23,19 @@ def test_quick_benchmark_runs_and_saves_results(bench, tmp_path, capsys):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(rows))
     suites = {r["suite"] for r in rows}
-    assert suites == {"accuracy", "softmax", "cross_entropy", "linear_cross_entropy"}
+    assert suites == {"accuracy", "accuracy_torch_face", "softmax", "torch_face",
+                      "cross_entropy", "linear_cross_entropy"}
     assert (tmp_path / "results.csv").read_text().count("\n") == len(rows) + 1
     out = capsys.readouterr().out
     assert "float32 accuracy" in out and "load average" in out
     # the accuracy claims of coursepkg hold on the quick inputs too
     ours = [r for r in rows if r["suite"] == "accuracy" and r["implementation"] == "coursepkg"]
     assert max(r["log_softmax_max_entry_ulp"] for r in ours) <= 2
+    face = [r for r in rows if r["suite"] == "accuracy_torch_face"]
+    assert max(r["log_softmax_ulp"] for r in face) <= 2
+    timed = {(r["function"], r["mode"], r["dtype"]) for r in rows if r["suite"] == "torch_face"}
+    assert len(timed) == 12 and all(r["ctorch_over_torch"] > 0 for r in rows
+                                    if r["suite"] == "torch_face")
 
 
 def test_quartiles_of_per_round_ratios(bench):

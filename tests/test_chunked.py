@@ -127,12 +127,18 @@ def test_online_merge_and_logsumexp_match_the_one_shot_value():
 
 BAD = [
     (dict(hidden=np.zeros((2, 3), dtype=int)), TypeError, "hidden must hold floating"),
-    (dict(hidden=np.zeros(3)), ValueError, "hidden must have shape"),
+    (dict(hidden=np.float64(0.0)), ValueError, r"hidden must have shape \(H\), \(N, H\) or \(\.\.\., H\), got a scalar"),
+    (dict(hidden=np.zeros(3)), ValueError, r"target must have shape \(\) for hidden of shape \(3,\), got \(2,\)"),
+    (dict(target=np.zeros((2, 4))), ValueError, r"target of class probabilities must have shape \(2, 5\)"),
+    (dict(target=-np.ones((2, 5))), ValueError, "target has negative entries"),
+    (dict(target=np.ones((2, 5)), ignore_index=0), ValueError, "ignore_index=0 is not supported"),
+    (dict(weight=np.ones(4)), ValueError, r"weight must have shape \(5,\)"),
+    (dict(weight=np.ones(5, dtype=int)), TypeError, "weight must hold floating-point"),
     (dict(weight=np.zeros((5, 4))), ValueError, "weight must have shape"),
     (dict(weight=np.zeros((0, 3))), ValueError, "vocabulary is empty"),
     (dict(weight=np.zeros((5, 3), dtype=np.float32)), TypeError, "weight has dtype"),
     (dict(bias=np.zeros(4)), ValueError, "bias must have shape"),
-    (dict(target=np.zeros(2)), TypeError, "target must hold integer"),
+    (dict(target=np.zeros(2, dtype=bool)), TypeError, "target must hold integer class indices or floating"),
     (dict(target=np.zeros(3, dtype=int)), ValueError, "target must have shape"),
     (dict(target=np.array([0, 5])), ValueError, "class index 5"),
     (dict(chunk_size=0), ValueError, "chunk_size must be positive"),
@@ -147,8 +153,13 @@ def test_bad_input_names_the_argument(change, error, message):
     args = dict(hidden=np.zeros((2, 3)), weight=np.zeros((5, 3)),
                 target=np.array([0, 4]))
     args.update(change)
+    if "weight" in change and change["weight"].ndim == 1:  # class weights
+        args["class_weight"] = args.pop("weight")
+        args["weight"] = np.zeros((5, 3))
     kwargs = {k: args.pop(k) for k in list(args) if k not in
               ("hidden", "weight", "target")}
+    if "class_weight" in kwargs:
+        kwargs["weight"] = kwargs.pop("class_weight")
     with pytest.raises(error, match=message):
         cnp.linear_cross_entropy(args["hidden"], args["weight"], args["target"],
                                  **kwargs)
@@ -158,3 +169,77 @@ def test_torch_face_refuses_arrays():
     with pytest.raises(TypeError, match="hidden must be a torch.Tensor"):
         ctorch.linear_cross_entropy(np.zeros((2, 3)), torch.zeros(5, 3),
                                     torch.tensor([0, 1]))
+
+
+LINEAR_SEMANTICS = [
+    dict(weight=True),
+    dict(weight=True, label_smoothing=0.3, reduction="none"),
+    dict(weight=True, ignored=True),
+    dict(prob=True),
+    dict(prob=True, weight=True, label_smoothing=0.2),
+    dict(prob=True, reduction="none"),
+]
+
+
+def _semantics_case(options, lead=(6,)):
+    gen = torch.Generator().manual_seed(4)
+    h, v = 3, 7
+    hidden = torch.randn(*lead, h, generator=gen, dtype=torch.float64)
+    linear_weight = torch.randn(v, h, generator=gen, dtype=torch.float64)
+    bias = torch.randn(v, generator=gen, dtype=torch.float64)
+    options = dict(options)
+    if options.pop("prob", False):
+        target = torch.rand(*lead, v, generator=gen, dtype=torch.float64) * 0.4
+    else:
+        target = torch.randint(0, v, lead, generator=gen)
+        if options.pop("ignored", False) and target.numel() > 1:
+            target.view(-1)[1] = -100
+    if options.get("weight"):
+        options["weight"] = torch.rand(v, generator=gen, dtype=torch.float64) + 0.5
+    return hidden, linear_weight, bias, target, options
+
+
+def _torch_reference(hidden, linear_weight, bias, target, **options):
+    logits = hidden @ linear_weight.T + bias
+    if logits.ndim > 2:  # classes on dimension 1, as F.cross_entropy wants
+        logits = logits.movedim(-1, 1)
+        if target.is_floating_point():
+            target = target.movedim(-1, 1)
+    return F.cross_entropy(logits, target, **options)
+
+
+@pytest.mark.parametrize("options", LINEAR_SEMANTICS, ids=str)
+@pytest.mark.parametrize("lead", [(6,), (), (2, 3)], ids=str)
+def test_linear_cross_entropy_weights_probabilities_and_shapes_match_torch(options, lead):
+    hidden, linear_weight, bias, target, options = _semantics_case(options, lead)
+    want = _torch_reference(hidden, linear_weight, bias, target, **options)
+    leaves = [t.clone().requires_grad_() for t in (hidden, linear_weight, bias)]
+    got = ctorch.linear_cross_entropy(leaves[0], leaves[1], target, bias=leaves[2],
+                                      chunk_size=3, **options)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+    got.sum().backward()
+    ref = [t.clone().requires_grad_() for t in (hidden, linear_weight, bias)]
+    _torch_reference(ref[0], ref[1], ref[2], target, **options).sum().backward()
+    for a, b in zip(leaves, ref):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-11, atol=1e-13)
+    np_options = {k: (v.numpy() if isinstance(v, torch.Tensor) else v)
+                  for k, v in options.items()}
+    got_np = cnp.linear_cross_entropy(hidden.numpy(), linear_weight.numpy(),
+                                      target.numpy(), bias=bias.numpy(), chunk_size=3,
+                                      **np_options)
+    np.testing.assert_allclose(got_np, want.numpy(), rtol=1e-12, atol=1e-14)
+    grads = cnp.linear_cross_entropy_grad(hidden.numpy(), linear_weight.numpy(),
+                                          target.numpy(), bias=bias.numpy(), chunk_size=3,
+                                          **np_options)
+    for a, b in zip(grads, ref):
+        np.testing.assert_allclose(a, b.grad.numpy(), rtol=1e-11, atol=1e-13)
+
+
+def test_linear_cross_entropy_refuses_to_differentiate_target_and_class_weight():
+    hidden, linear_weight, bias, target, options = _semantics_case(
+        dict(prob=True, weight=True))
+    with pytest.raises(ValueError, match="target requires grad"):
+        ctorch.linear_cross_entropy(hidden, linear_weight, target.requires_grad_())
+    with pytest.raises(ValueError, match="weight requires grad"):
+        ctorch.linear_cross_entropy(hidden, linear_weight, target.detach(),
+                                    weight=options["weight"].requires_grad_())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.special
 import torch
-from support import assert_close, dtype_tol
+from support import FACES, assert_close, dtype_tol
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -196,8 +196,11 @@ def test_float16_sum_beyond_float16_range_is_accumulated_in_float32(backend):
 # (d) bad input -----------------------------------------------------------------
 
 
-def test_integer_input_is_refused(backend):
+def test_integer_input_is_refused_by_the_core_function(backend):
     x = backend.index([1, 2, 3])
+    if backend in FACES:  # promoted, as SciPy (tests/test_scipy_semantics.py)
+        assert backend.dtype_name(backend.mod.logsumexp(x)) in ("float64", "float32")
+        return
     with pytest.raises(TypeError, match="x must hold floating-point"):
         backend.mod.logsumexp(x)
 
@@ -210,10 +213,15 @@ def test_axis_out_of_range_is_refused(backend, axis):
 
 @pytest.mark.parametrize("axis", [1.0, "0", None, True])
 def test_non_integer_axis_is_refused(backend, axis):
+    if backend in FACES and axis is None:  # every axis, as SciPy
+        return
     with pytest.raises(TypeError, match="axis must be an int"):
         backend.mod.logsumexp(backend.array(np.zeros((2, 3))), axis=axis)
 
 
-def test_scalar_input_is_refused(backend):
+def test_scalar_input_is_refused_by_the_core_function(backend):
+    if backend in FACES:  # 0-d input is its own log-sum-exp, as SciPy
+        assert float(backend.to_numpy(backend.mod.logsumexp(backend.array(1.0)))) == 1.0
+        return
     with pytest.raises(ValueError, match="x must have at least one dimension"):
         backend.mod.logsumexp(backend.array(1.0))

@@ -5,12 +5,26 @@ The package is split along its trust boundary:
 - trusted side (this process): :mod:`~coursepkg.grading.release`,
   :mod:`~coursepkg.grading.sandbox` (starts and talks to the child),
   :mod:`~coursepkg.grading.expect` (comparisons and classic-mistake feedback),
-  :mod:`~coursepkg.grading.plugin` and :mod:`~coursepkg.grading.checks`
-  (the pytest tests that decide points), :mod:`~coursepkg.grading.grade`,
-  :mod:`~coursepkg.grading.batch`, :mod:`~coursepkg.grading.gradescope`;
+  :mod:`~coursepkg.grading.plugin` (runs the grading tests that decide
+  points; they live in the instructor's tree, ``exercises/checks/``, not in
+  this package), :mod:`~coursepkg.grading.contract`,
+  :mod:`~coursepkg.grading.intake`, :mod:`~coursepkg.grading.grade`,
+  :mod:`~coursepkg.grading.batch`, :mod:`~coursepkg.grading.gradescope`,
+  :mod:`~coursepkg.grading.selfcheck` (a student's ``check``);
 - untrusted side: :mod:`~coursepkg.grading._runner`, whose *source text* is
   run by a fresh ``python -I -S`` child next to the student's file.  It
   imports only the standard library and NumPy, never this package.
 
 Importing any of these modules runs nothing.
 """
+
+__all__ = ["check"]
+
+
+def __getattr__(name):
+    # ``from coursepkg.grading import check`` (a notebook's self-check), loaded on use
+    if name == "check":
+        from .selfcheck import check
+
+        return check
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

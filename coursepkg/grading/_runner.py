@@ -6,22 +6,25 @@ file alone in a fresh working directory.  It therefore imports only the
 standard library and NumPy (``tests/grading`` checks that), and importing it
 runs nothing.
 
-Protocol (``main``'s arguments: student file, module name, exchange folder,
+Protocol (``main``'s arguments: student file, module name, requests folder,
 the site folder that holds NumPy, memory limit in bytes, CPU seconds, the
-file descriptor for acknowledgements):
+file descriptor for acknowledgements, responses folder, process limit):
 
-1. set resource limits, import NumPy, install the import/file guard, write
-   ``ready``;
+1. set resource limits (hard: the student's code cannot raise them), import
+   NumPy, install the import/file guard, write ``ready``;
 2. import the student's module; write ``imported``, or save the error text
    as ``import-error.npy`` and write ``import-error``;
 3. for each request line ``K FUNCTION`` on stdin, load the arguments from
-   ``req-K.npz`` (no pickle), call the function, save ``res-K/status.npy``,
+   ``req-K.npz`` (no pickle), call the function, save (in the responses
+   folder) ``res-K/status.npy``,
    ``res-K/out-I.npy`` and ``res-K/after-I.npy`` (the positional array
    arguments after the call), and write ``K``.
 
 Only plain numeric arrays go back; the trusted side re-checks every file.
-The guard here is defence in depth, not a sandbox: native code can get past
-it, and the outer wall is the machine or container the grader runs in.
+The guard here is a friendly early error ("import of 'torch' is not
+allowed"), not a wall: it lives in the student's own interpreter, which can
+switch it off.  The wall is the kernel's, built around this process by
+:mod:`coursepkg.grading.wall`.
 """
 
 import os
@@ -256,21 +259,27 @@ def write_result(folder, result):
     os.rename(tmp, folder)
 
 
-def serve(module, lines, exchange, ack):
-    """Answer request lines ``K FUNCTION`` until ``lines`` ends."""
+def serve(module, lines, exchange, ack, responses=None):
+    """Answer request lines ``K FUNCTION`` until ``lines`` ends.
+
+    Requests are read from ``exchange``, results written to ``responses``
+    (default: the same folder).
+    """
     import numpy as np
 
+    responses = responses or exchange
     for line in lines:
         number, function = line.split()
         number = str(int(number))
         with np.load(os.path.join(exchange, f"req-{number}.npz"), allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-        write_result(os.path.join(exchange, f"res-{number}"), handle(module, function, arrays))
+        write_result(os.path.join(responses, f"res-{number}"), handle(module, function, arrays))
         ack(number)
 
 
 def main():  # pragma: no cover - runs only in the child, see tests/grading
     student_file, module_name, exchange, numpy_site, memory, cpu, ack_fd = sys.argv[1:8]
+    responses, processes = sys.argv[8:10]
     import resource
 
     limits = [
@@ -279,6 +288,8 @@ def main():  # pragma: no cover - runs only in the child, see tests/grading
         (resource.RLIMIT_FSIZE, 64 * 2**20),
         (resource.RLIMIT_CORE, 0),
     ]
+    if os.getuid() != 0:  # root ignores it; under the wall the child is never root
+        limits.append((resource.RLIMIT_NPROC, int(processes)))
     for limit, value in limits:
         resource.setrlimit(limit, (value, value))
 
@@ -294,8 +305,8 @@ def main():  # pragma: no cover - runs only in the child, see tests/grading
 
     sys.path.remove(numpy_site)
     readable = [sysconfig.get_paths()["stdlib"], os.path.dirname(os.__file__),
-                os.path.dirname(student_file), exchange, os.devnull, "/dev/urandom"]
-    guard = Guard(module_name, readable, [os.path.dirname(student_file), exchange],
+                os.path.dirname(student_file), exchange, responses, os.devnull, "/dev/urandom"]
+    guard = Guard(module_name, readable, [os.path.dirname(student_file), responses],
                   exceptions=[os.path.dirname(numpy.__file__)])
     spec = importlib.util.spec_from_file_location(module_name, student_file)
     module = importlib.util.module_from_spec(spec)
@@ -309,12 +320,12 @@ def main():  # pragma: no cover - runs only in the child, see tests/grading
     try:
         spec.loader.exec_module(module)
     except BaseException as error:
-        numpy.save(os.path.join(exchange, "import-error.npy"),
+        numpy.save(os.path.join(responses, "import-error.npy"),
                    numpy.array(f"{type(error).__name__}: {error}"[:500]))
         ack("import-error")
         os._exit(0)
     ack("imported")
-    serve(module, sys.stdin, exchange, ack)
+    serve(module, sys.stdin, exchange, ack, responses)
     os._exit(0)
 
 

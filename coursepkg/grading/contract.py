@@ -38,8 +38,10 @@ from pathlib import Path
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 
-#: where the grading tests of the default assignment live (the course's own)
-DEFAULT_CHECKS = Path(__file__).with_name("checks")
+#: where the grading tests of the default assignment live: the instructor's
+#: tree (relative to the current folder, like ``release --source exercises``);
+#: they are not part of the package, so no student installs the hidden tests
+DEFAULT_CHECKS = Path("exercises", "checks")
 
 #: pytest's own fixtures, which a grading test may ask for besides student functions
 PYTEST_FIXTURES = frozenset({
@@ -95,7 +97,7 @@ class Contract:
         return modules
 
 
-def _is_test(node) -> bool:
+def is_test(node) -> bool:
     return isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
 
 
@@ -106,7 +108,7 @@ def asked_for(path) -> tuple[str, ...]:
     tree = ast.parse(path.read_text(), filename=str(path))
     names: dict[str, None] = {}
     for node in tree.body:
-        if _is_test(node):
+        if is_test(node):
             for arg in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
                 if arg.arg not in PYTEST_FIXTURES:
                     names[arg.arg] = None
@@ -117,7 +119,8 @@ def check_files(checks_dir) -> list[Path]:
     """The checks files of ``checks_dir`` (``ex*.py``), sorted by name."""
     checks_dir = Path(checks_dir)
     if not checks_dir.is_dir():
-        raise ValueError(f"checks: {checks_dir} is not a directory")
+        raise ValueError(f"checks: {checks_dir} is not a directory (the instructor's grading "
+                         "tests: pass --checks DIR, or run where exercises/checks is)")
     files = sorted(checks_dir.glob("ex*.py"))
     if not files:
         raise ValueError(f"checks: {checks_dir} holds no grading tests (ex*.py)")
@@ -208,9 +211,7 @@ def module_of(function: str) -> str:
 
 
 def __getattr__(name):
-    # EXERCISES and FUNCTIONS: the default contract, read on first use
+    # EXERCISES: the default contract's modules and functions, read on first use
     if name == "EXERCISES":
         return default_contract().exercises
-    if name == "FUNCTIONS":
-        return default_contract().functions
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .contract import Contract, load
+from .intake import Intake, collect
 from .plugin import TestResult, run_checks
 from .sandbox import Limits, Submission
 
@@ -29,6 +31,10 @@ class Report:
     seconds: float
     #: function -> module, in the contract's order (default: the tests' order)
     functions: dict[str, str] = field(default_factory=dict)
+    #: what was found in the submission (None when graded from a bare folder)
+    intake: Intake | None = None
+    #: the wall around the student's code (:data:`~coursepkg.grading.wall.LEVELS`)
+    isolation: str = ""
 
     @property
     def score(self) -> float:
@@ -48,20 +54,16 @@ class Report:
         order = list(self.functions) + [t.function for t in self.tests]
         return dict(sorted(table.items(), key=lambda kv: order.index(kv[0])))
 
-    def first_failure(self, function: str) -> str:
-        """The feedback of the function's first failed test ('' if none)."""
-        for test in self.tests:
-            if test.function == function and test.score < test.max_score:
-                return test.output
-        return ""
-
-    def as_gradescope(self) -> dict:
-        """Gradescope's ``results.json`` content."""
+    def as_gradescope(self, hidden_as: str = "after_published") -> dict:
+        """Gradescope's ``results.json`` content; hidden tests get the
+        visibility ``hidden_as`` (see :meth:`TestResult.as_gradescope`)."""
         return {
             "score": self.score,
             "execution_time": round(self.seconds, 3),
-            "output": f"{self.score:g} / {self.max_score:g} points",
-            "tests": [t.as_gradescope() for t in self.tests],
+            "output": (self.intake.report() + "\n\n" if self.intake else "")
+                      + f"{self.score:g} / {self.max_score:g} points",
+            "tests": [t.as_gradescope(hidden_as) for t in self.tests],
+            **({"isolation": self.isolation} if self.isolation else {}),
         }
 
 
@@ -72,7 +74,8 @@ def grade(directory, modules=None, limits: Limits | None = None, book_url: str =
     Parameters
     ----------
     directory : path
-        Folder holding the student's ``ex*.py`` files (others are ignored).
+        The submission: a folder (sub-folders and browser-renamed copies
+        are searched, see :mod:`~coursepkg.grading.intake`) or one file.
     modules : sequence of str, optional
         Grade only these exercise modules (default: all of the contract's).
     limits : Limits, optional
@@ -87,32 +90,30 @@ def grade(directory, modules=None, limits: Limits | None = None, book_url: str =
     contract = contract or load()
     modules = contract.select(modules)
     start = time.perf_counter()
-    with Submission(directory, modules, limits, contract) as submission:
-        tests = run_checks(submission, modules, book_url)
-    return Report(tests, time.perf_counter() - start, dict(contract.functions))
+    intake = collect(directory, modules, contract.exercises)
+    with tempfile.TemporaryDirectory(prefix="coursepkg-submission-") as staged:
+        with Submission(intake.stage(staged), modules, limits, contract) as submission:
+            tests = run_checks(submission, modules, book_url)
+    # every child is dead here (Submission.close waits for their namespaces to empty)
+    return Report(tests, time.perf_counter() - start, dict(contract.functions), intake,
+                  isolation=submission.isolation)
 
 
-def write_json(report: Report, path) -> Path:
+def write_json(report: Report, path, hidden_as: str = "after_published") -> Path:
     """Write ``results.json`` atomically (a temporary file, then a rename)."""
     path = Path(path)
+    results = report.as_gradescope(hidden_as)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report.as_gradescope(), indent=2) + "\n")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
     os.replace(tmp, path)
     return path
 
 
-def print_table(report: Report, console=None) -> None:
-    """A table of functions, points, maximum and the first failure message."""
-    from rich.console import Console
-    from rich.table import Table
+def print_table(report: Report, verbose: bool = False, file=None) -> None:
+    """Print the summary of :func:`coursepkg.grading.summary.render`: the
+    score, points per function and the first failed test of each function
+    (``verbose``: every test), at 80 columns."""
+    from .summary import render
 
-    console = console or Console()
-    table = Table(title=f"score {report.score:g} / {report.max_score:g}")
-    for column in ("function", "points", "max", "first failure"):
-        table.add_column(column, overflow="fold")
-    for function, (points, maximum) in report.by_function().items():
-        module = report.functions.get(function, "")
-        table.add_row(f"{module}.{function}" if module else function, f"{points:g}", f"{maximum:g}",
-                      report.first_failure(function))
-    console.print(table)
+    print(render(report, verbose), file=file)

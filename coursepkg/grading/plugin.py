@@ -30,6 +30,8 @@ from .sandbox import StudentError, Submission
 PYTEST_INI = Path(__file__).with_name("pytest.ini")
 SESSION = pytest.StashKey["GradingSession"]()
 VISIBILITIES = ("visible", "hidden")
+#: Gradescope visibilities a hidden test may be given in results.json
+GRADESCOPE_HIDDEN = ("after_published", "after_due_date", "hidden")
 
 STUDENT_ERRORS = {
     "missing-module": "{message}",
@@ -57,10 +59,21 @@ class TestResult:
     max_score: float
     output: str
     visibility: str
+    #: the test itself failed (not the student's code): its 0 says nothing
+    grader_error: bool = False
 
-    def as_gradescope(self) -> dict:
+    def as_gradescope(self, hidden_as: str = "after_published") -> dict:
+        """The test as Gradescope wants it.  A hidden test's output never
+        shows inputs or expected values, so it may reach the student once the
+        instructor publishes the grades (``after_published``, the default) or
+        after the due date (``after_due_date``); Gradescope's own ``hidden``
+        would keep its named mistake from the student for good."""
+        if hidden_as not in GRADESCOPE_HIDDEN:
+            raise ValueError(f"hidden_as: expected one of {', '.join(GRADESCOPE_HIDDEN)}, "
+                             f"got {hidden_as!r}")
         return {"name": self.name, "score": self.score, "max_score": self.max_score,
-                "output": self.output, "visibility": self.visibility}
+                "output": self.output,
+                "visibility": hidden_as if self.visibility == "hidden" else self.visibility}
 
 
 def feedback(error: BaseException, hidden: bool, book_url: str = "") -> str:
@@ -79,7 +92,7 @@ def feedback(error: BaseException, hidden: bool, book_url: str = "") -> str:
             return HIDDEN_ERRORS[error.kind].format(exception=exception)
         return STUDENT_ERRORS[error.kind].format(message=error.message)
     if isinstance(error, Mismatch):
-        return "wrong result on a hidden input" if hidden else str(error)
+        return error.for_hidden() if hidden else str(error)
     return f"grader error ({type(error).__name__}); please tell the instructor"
 
 
@@ -151,7 +164,9 @@ class GradingSession:
         result = self.results[item.nodeid]
         if call.excinfo is not None and call.when != "teardown":
             result.score = 0.0
-            result.output = feedback(call.excinfo.value, result.visibility == "hidden", self.book_url)
+            error = call.excinfo.value
+            result.output = feedback(error, result.visibility == "hidden", self.book_url)
+            result.grader_error = not isinstance(error, (Mismatch, Mistake, StudentError))
         elif call.when == "call":
             result.score = result.max_score
             result.output = "passed"

@@ -2,17 +2,19 @@
 
 A :class:`Submission` starts, for each exercise module the submission holds,
 one fresh child (``python -I -S -B``) running the source of
-:mod:`coursepkg.grading._runner` in its own temporary working directory that
-holds only the student's file.  Arguments go to the child as an ``.npz`` the
-trusted side writes; results come back as ``.npy`` files that are opened
-without following links, size-checked, header-checked (numeric dtype, shape
-consistent with the file) and loaded with ``allow_pickle=False``.  Nothing
-the child prints is read.
+:mod:`coursepkg.grading._runner`, confined by :mod:`coursepkg.grading.wall`
+(a bubblewrap sandbox: its own namespaces, an allow-list view of the file
+system, a dedicated uid as root).  The child sees three folders: ``work``
+(its working directory, holding only the student's file), ``req`` (read
+only: the arguments, as ``.npz`` files the trusted side writes) and ``res``
+(its answers, ``.npy`` files that are opened without following links or
+blocking, size-checked, header-checked (numeric dtype, shape consistent with
+the file) and loaded with ``allow_pickle=False``).  Nothing the child
+prints is read.
 
 Every call has a wall-clock timeout; on a timeout or a crash the child's
-whole process group is killed with ``SIGKILL`` and that function is marked
-broken (its remaining tests fail at once), while the module's other
-functions get a fresh child.
+whole sandbox is killed and that function is marked broken (its remaining
+tests fail at once), while the module's other functions get a fresh child.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .contract import Contract, default_contract
+from .wall import MODES, Cell, Wall, find_wall, python_executable
 
 RUNNER_SOURCE = (Path(__file__).with_name("_runner.py")).read_text()
 MAX_ARRAY_BYTES = 16 * 2**20
@@ -73,7 +75,12 @@ class Call:
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of a child.
+    """Resource limits of a child, and its wall.
+
+    ``processes`` bounds the processes (threads included) of one child;
+    ``sandbox`` chooses the wall (:func:`~coursepkg.grading.wall.find_wall`):
+    ``"auto"``, ``"container"``, ``"uid"``, or ``"none"``, which runs
+    children without any OS-level wall, an explicit acceptance of the risk.
 
     >>> Limits(call_timeout=0)
     Traceback (most recent call last):
@@ -86,13 +93,18 @@ class Limits:
     startup_timeout: float = 60.0
     memory_mb: int = 1024
     cpu_seconds: int = 60
+    processes: int = 8
+    sandbox: str = "auto"
 
     def __post_init__(self):
-        for name in ("call_timeout", "import_timeout", "startup_timeout", "memory_mb", "cpu_seconds"):
+        if self.sandbox not in MODES:
+            raise ValueError(f"sandbox must be one of {', '.join(MODES)}, got {self.sandbox!r}")
+        for name in ("call_timeout", "import_timeout", "startup_timeout", "memory_mb",
+                     "cpu_seconds", "processes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}"
-                                 if "mb" not in name else
+                                 if "time" in name or "seconds" in name else
                                  f"{name} must be a positive number, got {value!r}")
 
 
@@ -124,12 +136,13 @@ def load_untrusted_array(dir_fd: int, name: str, kinds: str = "biuf",
                          max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
     """Load one ``.npy`` written by the child, trusting nothing in it.
 
-    The file is opened without following links and must be a regular file;
+    The file is opened without following links or blocking (a FIFO) and
+    must be a regular file;
     its header must declare a dtype of one of ``kinds`` and a shape whose
     size matches the bytes present.  Raises ``StudentError("badvalue")``.
     """
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as error:
         raise StudentError("badvalue", f"no readable result file {name} ({error.strerror})") from None
     with os.fdopen(fd, "rb") as handle:
@@ -152,42 +165,47 @@ def load_untrusted_array(dir_fd: int, name: str, kinds: str = "biuf",
             raise StudentError("badvalue", f"result file {name} was rejected: {error}") from None
 
 
-def _child_environment(home: str) -> dict[str, str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"}
+def _child_environment() -> dict[str, str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = "1"
     return env
 
 
 class _Child:
-    """One child process serving one student module."""
+    """One child process serving one student module, inside its wall."""
 
-    def __init__(self, module: str, student_file: Path, limits: Limits):
+    def __init__(self, module: str, student_file: Path, limits: Limits, wall: Wall, hide=()):
         self.module = module
         self.limits = limits
         self.count = 0
         self.root = tempfile.mkdtemp(prefix=f"coursepkg-{module}-")
-        self.work = os.path.join(self.root, "work")
-        self.exchange = os.path.join(self.root, "io")
-        os.mkdir(self.work)
-        os.mkdir(self.exchange)
-        target = os.path.join(self.work, f"{module}.py")
-        shutil.copyfile(student_file, target)
+        folders = {}
+        for name, writable in (("work", True), ("req", False), ("res", True)):
+            os.mkdir(os.path.join(self.root, name), 0o700 if writable else 0o755)
+            folders[name] = (os.path.join(self.root, name), writable)
+        self.requests = folders["req"][0]
+        self.responses = folders["res"][0]
+        shutil.copyfile(student_file, os.path.join(folders["work"][0], f"{module}.py"))
         self._buffer = b""
         read_fd, write_fd = os.pipe()
         self._ack = read_fd
-        numpy_site = str(Path(np.__file__).resolve().parents[1])
-        argv = [sys.executable, "-I", "-S", "-B", "-c", RUNNER_SOURCE, target, module,
-                self.exchange, numpy_site, str(limits.memory_mb * 2**20),
-                str(int(limits.cpu_seconds)), str(write_fd)]
+        numpy_dir = Path(np.__file__).resolve().parent
+        trees = [numpy_dir] + [p for p in [numpy_dir.with_name("numpy.libs")] if p.is_dir()]
+
+        def argv(inside):
+            return [python_executable(), "-I", "-S", "-B", "-c", RUNNER_SOURCE,
+                    f"{inside('work')}/{module}.py", module, inside("req"),
+                    str(numpy_dir.parent), str(limits.memory_mb * 2**20),
+                    str(int(limits.cpu_seconds)), str(write_fd), inside("res"),
+                    str(int(limits.processes))]
+
         try:
-            self.process = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, cwd=self.work, env=_child_environment(self.work),
-                pass_fds=(write_fd,), start_new_session=True,
-            )
+            self.cell = Cell(wall, argv, folders, workdir="work", extra_ro=trees, hide=hide,
+                             env=_child_environment(), pass_fds=(write_fd,))
         finally:
             os.close(write_fd)
+        self.process = self.cell.process
         self.state = "starting"
 
     def _read_line(self, timeout: float) -> str:
@@ -212,6 +230,8 @@ class _Child:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - closed the pipe but lives on
             return "the process closed the grader's channel"
+        if self.cell.wall.level != "none" and code > 128:  # bwrap: 128 + signal
+            code = 128 - code
         if code < 0:
             return f"the process was killed by signal {signal.Signals(-code).name} (memory or CPU limit?)"
         return f"the process exited with code {code} (sys.exit, os._exit or similar)"
@@ -226,7 +246,7 @@ class _Child:
         """Wait for the child to import NumPy and then the student's module."""
         self._expect("ready", self.limits.startup_timeout)
         if self._expect("imported", self.limits.import_timeout) == "import-error":
-            dir_fd = os.open(self.exchange, os.O_RDONLY | os.O_DIRECTORY)
+            dir_fd = os.open(self.responses, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 message = str(load_untrusted_array(dir_fd, "import-error.npy", kinds="U"))
             finally:
@@ -238,7 +258,7 @@ class _Child:
     def call(self, function: str, args, kwargs) -> Call:
         self.count += 1
         number = self.count
-        np.savez(os.path.join(self.exchange, f"req-{number}.npz"), **encode_arguments(args, kwargs))
+        np.savez(os.path.join(self.requests, f"req-{number}.npz"), **encode_arguments(args, kwargs))
         try:
             self.process.stdin.write(f"{number} {function}\n".encode())
             self.process.stdin.flush()
@@ -249,7 +269,7 @@ class _Child:
 
     def _read_result(self, number: int, function: str) -> Call:
         try:
-            dir_fd = os.open(os.path.join(self.exchange, f"res-{number}"),
+            dir_fd = os.open(os.path.join(self.responses, f"res-{number}"),
                              os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:
             raise StudentError("badvalue", "the child left no result") from None
@@ -275,17 +295,8 @@ class _Child:
         return Call(outs[0], afters)
 
     def kill(self):
-        """Kill the child's process group and remove its folders."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.process.wait()
-        if self.process.stdin:
-            try:
-                self.process.stdin.close()
-            except OSError:  # pragma: no cover - broken pipe on close
-                pass
+        """Kill the child's whole sandbox and remove its folders."""
+        self.cell.kill()
         os.close(self._ack)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -319,10 +330,13 @@ class Submission:
     modules : sequence of str, optional
         Only these exercise modules (default: all of the contract's).
     limits : Limits, optional
-        Timeouts and resource limits of the children.
+        Timeouts and resource limits of the children, and their wall.
     contract : Contract, optional
         The assignment's modules and functions (default: the course's own,
         :func:`~coursepkg.grading.contract.default_contract`).
+
+    Raises :class:`~coursepkg.grading.wall.WallUnavailable` when no wall can
+    be built and ``limits.sandbox`` is not ``"none"``.
     """
 
     def __init__(self, directory, modules=None, limits: Limits | None = None,
@@ -333,6 +347,7 @@ class Submission:
         self.contract = contract or default_contract()
         self.modules = self.contract.select(modules)
         self.limits = limits or Limits()
+        self.wall = find_wall(self.limits.sandbox)
         self._children: dict[str, _Child] = {}
         self._module_errors: dict[str, StudentError] = {}
         self._broken: dict[str, StudentError] = {}
@@ -345,7 +360,8 @@ class Submission:
             self._module_errors[module] = StudentError(
                 "missing-module", f"{module}.py is missing from the submission")
             return
-        self._children[module] = _Child(module, path, self.limits)
+        self._children[module] = _Child(module, path, self.limits, self.wall,
+                                        hide=[self.contract.checks_dir])
 
     def _child(self, module: str) -> _Child:
         if module in self._module_errors:
@@ -361,6 +377,11 @@ class Submission:
                 self._module_errors[module] = error
                 raise
         return child
+
+    @property
+    def isolation(self) -> str:
+        """The wall around the children, one of :data:`~coursepkg.grading.wall.LEVELS`."""
+        return self.wall.level
 
     def function(self, name: str) -> StudentFunction:
         """The student's ``name`` (one of the contract's functions)."""

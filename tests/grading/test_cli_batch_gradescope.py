@@ -1,5 +1,6 @@
-"""The command line, the batch grader (progress, resume, broken submissions)
-and the Gradescope bundle (run end to end with its own run_autograder)."""
+"""The command line, the batch grader (progress, resume by content hash,
+broken and empty submissions) and the Gradescope bundle (run end to end with
+its own run_autograder)."""
 
 import csv
 import json
@@ -10,7 +11,8 @@ import sys
 import zipfile
 
 import pytest
-from grading_support import CASES, EXERCISES, FAST, ROOT, make_submission
+from grading_support import (CASES, EXERCISES, FAST, ROOT, leaks, make_submission,
+                             solution_lines)
 
 from coursepkg import cli
 from coursepkg.grading import batch, contract, plugin
@@ -20,16 +22,38 @@ from coursepkg.grading.sandbox import Submission
 
 
 def test_cli_release_and_grade(tmp_path, capsys):
-    assert cli.main(["release", "--out", str(tmp_path / "rel"), "--source", str(EXERCISES)]) == 0
+    assert cli.main(["release", "--out", str(tmp_path / "rel"), "--source", str(EXERCISES),
+                     "--zip", str(tmp_path / "starter.zip")]) == 0
     assert (tmp_path / "rel" / "ex5_gradients.py").exists()
+    assert (tmp_path / "rel" / "checks" / "ex5_gradients.py").exists()
+    with zipfile.ZipFile(tmp_path / "starter.zip") as archive:
+        assert "rel/ex1_softmax.py" in archive.namelist()
     code = cli.main(["grade", str(EXERCISES), "--json", str(tmp_path / "r.json"),
                      "--timeout", "2", "--book-url", "https://example.org/course/"])
     assert code == 0
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["score"] == 100
+    assert results["output"].startswith("expected 5 file(s): ex1_softmax.py")
     for test in results["tests"]:
         assert set(test) == {"name", "score", "max_score", "output", "visibility"}
-    assert "ex1_softmax.softmax" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "found 5: ex1_softmax.py, ex2_information.py" in out and "ex1_softmax.softmax" in out
+
+
+def test_cli_grades_and_releases_chosen_modules(tmp_path, capsys):
+    assert cli.main(["release", "--out", str(tmp_path / "rel"), "--source", str(EXERCISES),
+                     "--modules", "ex2_information", "ex4_logsumexp"]) == 0
+    assert sorted(p.name for p in (tmp_path / "rel").glob("ex*.py")) == [
+        "ex2_information.py", "ex4_logsumexp.py"]
+    assert "`ex2_information.py`, `ex4_logsumexp.py`" in (tmp_path / "rel" / "README.md").read_text()
+    capsys.readouterr()
+    assert cli.main(["grade", str(EXERCISES), "--modules", "ex1_softmax",
+                     "--json", str(tmp_path / "r.json")]) == 0
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert {t["name"].partition(".")[0] for t in results["tests"]} == {"ex1_softmax"}
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
+    assert cli.main(["grade", str(EXERCISES), "--modules", "ex9_nothing"]) == 2
+    assert "modules: unknown exercise module 'ex9_nothing'" in capsys.readouterr().err
 
 
 def test_cli_errors_name_the_argument(tmp_path, capsys):
@@ -47,7 +71,7 @@ def test_python_dash_m_coursepkg_help():
     result = subprocess.run([sys.executable, "-m", "coursepkg", "--help"], capture_output=True,
                             text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0
-    for command in ("release", "grade", "grade-batch", "gradescope"):
+    for command in ("release", "grade", "grade-batch", "check", "gradescope"):
         assert command in result.stdout
 
 
@@ -59,36 +83,53 @@ def test_grade_batch_resumes_and_survives(tmp_path, stubs, capsys):
     (classroom / "dave").mkdir()  # empty submission
     (classroom / "notes.txt").write_text("not a student")
     gradebook = tmp_path / "out" / "gradebook.csv"
-    rows = grade_batch(classroom, gradebook, limits=FAST, progress=False)
-    scores = {row["student"]: row["score"] for row in rows}
+    result = grade_batch(classroom, gradebook, limits=FAST, progress=False)
+    scores = {row["student"]: row["score"] for row in result.rows}
     assert scores == {"alice": 100, "bob": 0, "carol": 86, "dave": 0}
+    assert (result.graded, result.no_files, result.unchanged) == (["alice", "bob", "carol"], ["dave"], [])
     with open(gradebook) as handle:
-        table = list(csv.DictReader(handle))
-    assert [r["student"] for r in table] == ["alice", "bob", "carol", "dave"]
-    assert float(table[2]["softmax"]) == 0 and float(table[2]["entropy"]) == 7
+        table = {r["student"]: r for r in csv.DictReader(handle)}
+    assert list(table) == ["alice", "bob", "carol", "dave"]
+    assert float(table["carol"]["softmax"]) == 0 and float(table["carol"]["entropy"]) == 7
+    # an empty folder is not all-wrong code: the gradebook says so
+    assert [table[s]["status"] for s in table] == ["graded", "graded", "graded", "no files"]
+    assert "The submission is empty" in table["dave"]["error"]
+    assert table["alice"]["files"] == "5/5" and table["dave"]["files"] == "0/5"
 
-    # resume: alice's results stay; a grader error is retried; a new student is added
+    # resume: alice's results stay; a grader error is retried; a new student is
+    # added; carol resubmits a fixed softmax and is graded again (content hash)
     (results_dir(gradebook) / "bob.json").write_text('{"grader_error": "disk full"}')
     shutil.copytree(EXERCISES, classroom / "erin")
+    shutil.copy(EXERCISES / "ex1_softmax.py", classroom / "carol" / "ex1_softmax.py")
     before = (results_dir(gradebook) / "alice.json").stat().st_mtime_ns
     assert cli.main(["grade-batch", str(classroom), "--out", str(gradebook),
                      "--no-progress", "--timeout", "1.5"]) == 0
     assert (results_dir(gradebook) / "alice.json").stat().st_mtime_ns == before
-    assert "5 students graded" in capsys.readouterr().out
+    assert ("5 students: 3 graded, 2 unchanged since the last run (kept), 0 with no files, "
+            "0 grader errors") in capsys.readouterr().out
     with open(gradebook) as handle:
         assert {r["student"]: float(r["score"]) for r in csv.DictReader(handle)} == {
-            "alice": 100, "bob": 0, "carol": 86, "dave": 0, "erin": 100}
+            "alice": 100, "bob": 0, "carol": 100, "dave": 0, "erin": 100}
+
+    # nothing changed: nothing is graded again
+    again = grade_batch(classroom, gradebook, limits=FAST, progress=False)
+    assert again.graded == [] and len(again.unchanged) == 5
 
 
-def test_grade_batch_records_grader_errors(tmp_path, monkeypatch):
-    (tmp_path / "class" / "zed").mkdir(parents=True)
+def test_grade_batch_records_grader_errors_and_exits_non_zero(tmp_path, monkeypatch, capsys):
+    shutil.copytree(EXERCISES, tmp_path / "class" / "zed")
 
     def broken(*args, **kwargs):
         raise RuntimeError("grader bug")
 
     monkeypatch.setattr(batch, "grade", broken)
-    rows = grade_batch(tmp_path / "class", tmp_path / "gb.csv", progress=False)
-    assert rows[0]["error"] == "RuntimeError: grader bug"
+    result = grade_batch(tmp_path / "class", tmp_path / "gb.csv", progress=False)
+    assert result.rows[0]["error"] == "RuntimeError: grader bug"
+    assert result.rows[0]["status"] == "grader error" and result.errors == ["zed"]
+    assert cli.main(["grade-batch", str(tmp_path / "class"), "--out", str(tmp_path / "gb.csv"),
+                     "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "1 grader errors" in captured.out and "zed" in captured.err
     with pytest.raises(ValueError, match="directory: .* is not a directory"):
         grade_batch(tmp_path / "nothing", tmp_path / "gb.csv")
 
@@ -109,7 +150,13 @@ def test_gradescope_bundle_runs_end_to_end(tmp_path):
         names = archive.namelist()
         assert "setup.sh" in names and "run_autograder" in names
         assert "coursepkg/grading/pytest.ini" in names
+        assert "checks/ex3_mle.py" in names
         assert not any(name.startswith("exercises") for name in names)
+        texts = {n: archive.read(n).decode() for n in names}
+        # no solution anywhere; the hidden tests only in checks/
+        assert [n for n, t in texts.items() if any(s in t for s in solution_lines())] == []
+        assert leaks({n: t for n, t in texts.items() if not n.startswith("checks/")}) == []
+        assert leaks({"checks": texts["checks/ex3_mle.py"]}) != []
         assert "numpy==" in archive.read("setup.sh").decode()
         root = tmp_path / "autograder"
         archive.extractall(root / "source")
@@ -148,5 +195,6 @@ def test_ctrl_c_stops_the_batch_and_a_rerun_resumes(tmp_path, monkeypatch, capsy
     assert "interrupted" in capsys.readouterr().err
     assert sorted(p.stem for p in results_dir(gradebook).glob("*.json")) == ["ann"]
     monkeypatch.undo()
-    rows = grade_batch(classroom, gradebook, limits=FAST, progress=False)
-    assert [row["score"] for row in rows] == [100, 100, 100]
+    result = grade_batch(classroom, gradebook, limits=FAST, progress=False)
+    assert [row["score"] for row in result.rows] == [100, 100, 100]
+    assert (result.unchanged, result.graded) == (["ann"], ["ben", "cid"])

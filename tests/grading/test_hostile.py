@@ -30,7 +30,7 @@ CASES = [
     ("importlib_scipy", "cross_entropy", "'scipy' is not allowed"),
     ("dunder_import_coursepkg", "softmax_jacobian", "'coursepkg.numpy' is not allowed"),
     ("read_sources", "fit_softmax_regression", "W"),
-    ("spec_from_file", "log_softmax", "is not allowed"),
+    ("spec_from_file", "log_softmax", "is not allowed|expected"),
     ("infinite_loop", "numerical_gradient", "timed out"),
     ("infinite_loop_no_signals", "kl_divergence", "timed out"),
     ("memory_bomb", "softmax_jacobian", "MemoryError|timed out"),
@@ -117,3 +117,322 @@ def test_a_full_hostile_submission_is_graded_quickly(tmp_path):
     attacked = ("softmax", "categorical_mle", "cross_entropy_from_logits")
     assert all(points[f][0] == 0 for f in attacked)
     assert report.score == 100 - sum(points[f][1] for f in attacked)
+
+
+# ---------------------------------------------------------------------------
+# The wall.  Every case in cases/wall/ first switches the runner's in-process
+# guard off (cases/wall/guard_off.py, prepended), so only the kernel's wall
+# stands in the way.  The grader runs as a separate process (the CLI), from a
+# throw-away copy of the package and the instructor sources, as root and as
+# an ordinary user; without the wall (--sandbox none) the same attacks get
+# through, which shows that these tests can fail.
+
+import hashlib  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import sysconfig  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import zipfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from grading_support import EXERCISES, ROOT  # noqa: E402
+
+WALL = CASE_DIR / "wall"
+SECRET = "COURSEPKG_SECRET_TOKEN"
+USER_UID = 1_999_999_001  # the "ordinary user" the user-path tests grade as
+# the attack of each function in one hostile submission (a fork bomb, a memory hog and
+# a process killer too: these run only behind the wall)
+ATTACKS = {
+    "softmax": "rewrite_results", "entropy": "read_checks", "cross_entropy": "read_environment",
+    "kl_divergence": "append_checks", "nll_loss": "kill_grader", "categorical_mle": "fork_bomb",
+    "fit_softmax_regression": "read_solution", "logsumexp": "daemon",
+    "log_softmax": "write_anywhere", "cross_entropy_from_logits": "network",
+    "softmax_jacobian": "memory_hog",
+}
+UNSAFE_UNWALLED = {"kill_grader", "fork_bomb", "memory_hog", "rewrite_results"}
+
+
+def new_mark() -> str:
+    """A process name (at most 15 characters) for one run's attacks, so that runs
+    at the same time (other test sessions on the machine) do not see each other's."""
+    return f"cpkg-{os.urandom(4).hex()}"
+
+
+def wall_submission(folder: Path, attacks: dict[str, str], mark: str) -> Path:
+    """The solutions, with ``{function: case}`` attacks (the guard switched off first)."""
+    preamble = (WALL / "guard_off.py").read_text()
+    snippets: dict[str, str] = {}
+    for function, case in attacks.items():
+        module = module_of(function)
+        snippets[module] = snippets.get(module, preamble) + "\n\n" + (WALL / f"{case}.py").read_text()
+    return make_submission(folder, {m: s.replace("cpkg-pwned", mark) for m, s in snippets.items()})
+
+
+@pytest.fixture
+def grader_home():
+    """A world-readable copy of the package and the instructor sources to grade from."""
+    home = Path(tempfile.mkdtemp(prefix="coursepkg-wall-"))
+    home.chmod(0o755)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "coursepkg", home / "coursepkg", ignore=ignore)
+    shutil.copytree(EXERCISES, home / "exercises", ignore=ignore)
+    (home / "out").mkdir()
+    os.chown(home / "out", USER_UID, USER_UID)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def digest(home: Path, tops=("coursepkg", "exercises")) -> dict[str, str]:
+    return {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for top in tops for p in sorted((home / top).rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def marked_processes(mark: str) -> list[int]:
+    """Live processes named ``mark`` (zombies are dead: a killed process stays one
+    until whatever inherited it reaps it)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text() if entry.isdigit() else ""
+            if stat and f"({mark}) " in stat and stat.rpartition(")")[2].split()[0] != "Z":
+                pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
+
+
+def run_grader(home: Path, args: list[str], *, user: bool = False, view: bool = False,
+               secret: str = ""):
+    """``python -m coursepkg ARGS`` from ``home``, as root or as USER_UID.
+
+    With ``view`` (implied by ``user``), the interpreter and the
+    site-packages are bind-mounted into ``home`` in a private mount namespace,
+    so that any uid can reach them (the originals may lie in root's home);
+    as the user, the grader then drops to USER_UID with no capability left."""
+    python = os.path.realpath(sys.executable)
+    prefix = os.path.realpath(sys.base_prefix)
+    site = os.path.realpath(sysconfig.get_paths()["purelib"])
+    command = [python, "-s", "-m", "coursepkg", *args]
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8",
+           "PYTHONPATH": f"{home}:{site}", SECRET: secret}
+    if user or view:
+        seen = home / "view"
+        (seen / "py").mkdir(parents=True)
+        (seen / "site").mkdir()
+        env["PYTHONPATH"] = f"{home}:{seen / 'site'}"
+        drop = ["setpriv", f"--reuid={USER_UID}", f"--regid={USER_UID}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--"] if user else []
+        command = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                   'mount --bind "$1" "$2" && mount --bind "$3" "$4" && shift 4 && exec "$@"',
+                   "sh", prefix, str(seen / "py"), site, str(seen / "site"), *drop,
+                   str(seen / "py" / os.path.relpath(python, prefix)), *command[1:]]
+    # a session of its own: an attack that reaches the grader's process group stops there
+    return subprocess.run(command, cwd=home, env=env, capture_output=True, text=True,
+                          timeout=120, start_new_session=True)
+
+
+class Listener:
+    """A TCP server on the first free port of the range the network attack tries;
+    it counts the connections that bring this run's ``mark``."""
+
+    def __init__(self, mark: str):
+        self.mark = mark.encode()
+        self.connections = 0
+        self.server = socket.socket()
+        for port in range(47800, 47820):
+            try:
+                self.server.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                continue
+        self.server.listen(8)
+        self.server.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.settimeout(1.0)
+                try:
+                    self.connections += connection.recv(64) == self.mark
+                except OSError:
+                    pass
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.server.close()
+
+
+def points(results: dict) -> dict[str, list[float]]:
+    table: dict[str, list[float]] = {}
+    for test in results["tests"]:
+        row = table.setdefault(test["name"].split(":")[0].rpartition(".")[2], [0.0, 0.0])
+        row[0] += test["score"]
+        row[1] += test["max_score"]
+    return table
+
+
+def grade_hostile(home: Path, attacks: dict[str, str], *, user=False, view=False,
+                  sandbox=None):
+    """Grade the hostile submission; return (process, results or None, evidence)."""
+    mark = new_mark()
+    submission = wall_submission(home / "submission", attacks, mark)
+    out = home / "out" / "results.json"
+    secret = f"s3cr3t-{os.getpid()}-{time.time_ns()}"
+    before = digest(home)
+    listener = Listener(mark)
+    try:
+        process = run_grader(home, ["grade", str(submission), "--json", str(out), "--timeout",
+                                    "1.5", "--memory-mb", "768",
+                                    *(["--sandbox", sandbox] if sandbox else [])],
+                             user=user, view=view, secret=secret)
+        alive = marked_processes(mark)
+        time.sleep(1.0)  # a daemon that survived would rewrite the results now
+    finally:
+        listener.close()
+    for pid in marked_processes(mark):  # only ever found without the wall
+        os.kill(pid, 9)
+    written = [p for p in (f"/tmp/{mark}-wall", f"/var/tmp/{mark}-wall", f"{home}/{mark}-wall")
+               if os.path.exists(p)]
+    for path in written:
+        os.remove(path)
+    results = json.loads(out.read_text()) if out.exists() else None
+    evidence = {
+        "survivors": alive,
+        "changed": sorted(k for k, v in digest(home).items() if before.get(k) != v),
+        "written": [p.replace(mark, "MARK") for p in written],
+        "secret": secret in process.stdout + (out.read_text() if out.exists() else ""),
+        "connections": listener.connections,
+    }
+    return process, results, evidence
+
+
+def assert_contained(process, results, evidence, attacks, isolation):
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert results["isolation"] == isolation
+    assert evidence == {"survivors": [], "changed": [], "written": [], "secret": False,
+                        "connections": 0}
+    table = points(results)
+    for function, (score, maximum) in table.items():
+        assert score == (0 if function in attacks else maximum), (function, score, maximum)
+    assert results["score"] == sum(m for f, (_, m) in table.items() if f not in attacks)
+    assert set(attacks) <= set(table)
+
+
+@pytest.mark.parametrize("user", [False, True], ids=["root", "ordinary-user"])
+def test_the_wall_contains_every_attack(grader_home, user):
+    """Eleven attacks at once, guard switched off: each scores 0, nothing gets out."""
+    start = time.perf_counter()
+    process, results, evidence = grade_hostile(grader_home, ATTACKS, user=user)
+    assert_contained(process, results, evidence, ATTACKS,
+                     "user-namespaces" if user else "namespaces+uid")
+    assert time.perf_counter() - start < 20  # the grader's startup, 11 attacks and 1 s of waiting
+
+
+@pytest.mark.parametrize("user", [False, True], ids=["root", "ordinary-user"])
+def test_the_wall_hides_other_students(grader_home, user):
+    classroom = grader_home / "class"
+    shutil.copytree(EXERCISES, classroom / "alice")
+    wall_submission(classroom / "mallory", {"softmax": "other_student"}, new_mark())
+    gradebook = grader_home / "out" / "gradebook.csv"
+    process = run_grader(grader_home, ["grade-batch", "class", "--out", str(gradebook),
+                                       "--no-progress", "--timeout", "1.5"], user=user)
+    assert process.returncode == 0, process.stderr[-2000:]
+    results = json.loads((grader_home / "out" / "gradebook.results" / "mallory.json").read_text())
+    table = points(results)
+    assert table["softmax"][0] == 0
+    assert results["score"] == 100 - table["softmax"][1]
+
+
+def test_the_uid_level_contains_all_but_the_network(grader_home):
+    """--sandbox uid (a container without namespaces): a dedicated uid, no namespaces.
+
+    The trusted files are made unreadable by permissions, as run_autograder
+    does on Gradescope; the network and /tmp stay reachable (documented)."""
+    for trusted in ("coursepkg", "exercises"):
+        (grader_home / trusted).chmod(0o700)
+    process, results, evidence = grade_hostile(grader_home, ATTACKS, view=True, sandbox="uid")
+    assert evidence.pop("connections") > 0
+    assert evidence["written"] == ["/tmp/MARK-wall", "/var/tmp/MARK-wall"]
+    evidence["connections"], evidence["written"] = 0, []
+    assert_contained(process, results, evidence, ATTACKS, "uid")
+
+
+def test_without_the_wall_the_attacks_get_through(grader_home):
+    """--sandbox none: the guard-less attacks read, write, leak and linger."""
+    attacks = {f: c for f, c in ATTACKS.items() if c not in UNSAFE_UNWALLED}
+    process, results, evidence = grade_hostile(grader_home, attacks, sandbox="none")
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert results["isolation"] == "none"
+    assert evidence["survivors"] and evidence["secret"] and evidence["connections"]
+    assert any("/checks/" in k for k in evidence["changed"])  # the grading tests
+    assert any(re.match(r"exercises/ex\d", k) for k in evidence["changed"])  # the solutions
+    assert evidence["written"] == ["/tmp/MARK-wall", "/var/tmp/MARK-wall",
+                                   f"{grader_home}/MARK-wall"]
+    table = points(results)
+    assert table["fit_softmax_regression"][0] == table["fit_softmax_regression"][1]
+    assert any("def test_" in t["output"] for t in results["tests"] if ".entropy:" in t["name"])
+
+
+def test_without_the_wall_a_daemon_rewrites_the_results(grader_home):
+    process, results, _ = grade_hostile(grader_home, {"softmax": "rewrite_results"},
+                                        sandbox="none")
+    assert process.returncode == 0 and results == {"score": 100.0, "output": "100 / 100 points",
+                                                   "tests": []}
+
+
+def test_without_the_wall_the_grader_is_killed(grader_home):
+    process, results, _ = grade_hostile(grader_home, {"nll_loss": "kill_grader"}, sandbox="none")
+    assert process.returncode == -9 and results is None
+
+
+def test_without_the_wall_other_students_are_read(grader_home):
+    classroom = grader_home / "class"
+    shutil.copytree(EXERCISES, classroom / "alice")
+    wall_submission(classroom / "mallory", {"softmax": "other_student"}, new_mark())
+    gradebook = grader_home / "out" / "gradebook.csv"
+    process = run_grader(grader_home, ["grade-batch", "class", "--out", str(gradebook),
+                                       "--no-progress", "--timeout", "1.5", "--sandbox", "none"])
+    assert process.returncode == 0, process.stderr[-2000:]
+    results = json.loads((grader_home / "out" / "gradebook.results" / "mallory.json").read_text())
+    assert results["score"] == 100
+
+
+def test_the_gradescope_bundle_grades_behind_the_wall(tmp_path):
+    """run_autograder, as Gradescope runs it (as root), with every attack at once."""
+    from coursepkg.grading.gradescope import build_bundle
+
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(build_bundle(tmp_path / "autograder.zip", call_timeout=1.5)) as bundle:
+        bundle.extractall(root / "source")
+        assert "apt-get install -y bubblewrap" in bundle.read("setup.sh").decode()
+    script = root / "source" / "run_autograder"
+    script.chmod(0o755)
+    mark, secret = new_mark(), f"s3cr3t-{time.time_ns()}"
+    wall_submission(root / "submission", ATTACKS, mark)
+    before = digest(root, ("source",))
+    env = {"PATH": "/usr/bin:/bin", "AUTOGRADER_ROOT": str(root),
+           "AUTOGRADER_PYTHON": sys.executable, SECRET: secret}
+    process = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=120,
+                             start_new_session=True)
+    alive = marked_processes(mark)
+    time.sleep(1.0)
+    text = (root / "results" / "results.json").read_text()
+    evidence = {"survivors": alive, "changed": [k for k, v in digest(root, ("source",)).items()
+                                                if before.get(k) != v],
+                "written": [p for p in (f"/tmp/{mark}-wall", f"/var/tmp/{mark}-wall")
+                            if os.path.exists(p)],
+                "secret": secret in text + process.stdout, "connections": 0}
+    assert_contained(process, json.loads(text), evidence, ATTACKS, "namespaces+uid")
+    assert (root / "source").stat().st_mode & 0o777 == 0o700

@@ -27,6 +27,10 @@ CASES = [
     ("regression_grad_no_mean", "softmax_regression_loss_and_grad", "grad-missing-1-over-n"),
     ("numgrad_forward", "numerical_gradient", "forward-difference"),
     ("numgrad_mutates", "numerical_gradient", "mutated-input"),
+    ("fit_never_updates", "fit_softmax_regression", "gd-update"),
+    ("ce_from_logits_via_softmax", "cross_entropy_from_logits", "ce-from-logits"),
+    ("jacobian_no_diag", "softmax_jacobian", "jacobian"),
+    ("ce_grad_sign", "cross_entropy_grad", "grad-logits"),
 ]
 
 
@@ -39,6 +43,14 @@ def test_every_mistake_in_the_issue_has_a_case():
     for key in ("max-shift", "wrong-axis", "sum-not-mean", "eps-in-log", "kl-swapped",
                 "grad-missing-1-over-n", "log-of-softmax"):
         assert key in named
+
+
+def test_every_named_mistake_is_shown_by_a_case():
+    from test_realworld import VERDICTS
+
+    named = {mistake for _, _, mistake in CASES}
+    named |= {verdict.mistake for _, _, verdict in VERDICTS if getattr(verdict, "mistake", None)}
+    assert named == set(MISTAKES)
 
 
 @pytest.mark.parametrize("case, function, mistake", CASES, ids=[c[0] for c in CASES])

@@ -1,15 +1,20 @@
-"""Release the stubs; solutions score full marks, stubs score zero, fast."""
+"""Release the student side (stubs and visible tests, nothing else); the
+contract read from the checks and sources; solutions score full marks,
+stubs score zero, fast."""
 
 import ast
 import time
 
 import pytest
 
+from coursepkg.grading import contract
 from coursepkg.grading.contract import EXERCISES as CONTRACT
 from coursepkg.grading.grade import grade
-from coursepkg.grading.release import release, strip_solutions
+from coursepkg.grading.release import release, strip_solutions, visible_checks
 
-from grading_support import EXERCISES
+from grading_support import EXERCISES, FAST, hidden_test_names, leaks
+
+CHECKS = EXERCISES / "checks"
 
 
 def test_release_keeps_signatures_and_docstrings(stubs):
@@ -51,6 +56,122 @@ def test_strip_solutions_errors_name_the_line(source, message):
         strip_solutions(source, "f.py")
 
 
+def test_the_contract_is_read_from_the_checks_and_agrees_with_the_sources():
+    # the table that contract.py used to keep by hand
+    assert CONTRACT == {
+        "ex1_softmax": ("softmax",),
+        "ex2_information": ("entropy", "cross_entropy", "kl_divergence"),
+        "ex3_mle": ("nll_loss", "categorical_mle", "fit_softmax_regression"),
+        "ex4_logsumexp": ("logsumexp", "log_softmax", "cross_entropy_from_logits"),
+        "ex5_gradients": ("softmax_jacobian", "cross_entropy_grad",
+                          "softmax_regression_loss_and_grad", "numerical_gradient"),
+    }
+    assert contract.load(None, EXERCISES).exercises == CONTRACT
+    assert contract.module_of("kl_divergence") == "ex2_information"
+
+
+def test_the_student_side_holds_no_solution_and_no_hidden_test(stubs):
+    texts = {str(p.relative_to(stubs)): p.read_text() for p in stubs.rglob("*") if p.is_file()}
+    assert sorted(texts) == ["README.md", *(f"checks/{m}.py" for m in CONTRACT),
+                             *(f"{m}.py" for m in CONTRACT)]
+    assert leaks(texts) == []
+    # the search finds them in what the instructor keeps
+    assert leaks({m: (CHECKS / f"{m}.py").read_text() for m in CONTRACT})
+    assert leaks({m: (EXERCISES / f"{m}.py").read_text() for m in CONTRACT})
+
+
+def test_visible_checks_keep_every_visible_test():
+    for module in CONTRACT:
+        full = ast.parse((CHECKS / f"{module}.py").read_text())
+        shown = ast.parse(visible_checks((CHECKS / f"{module}.py").read_text()))
+        tests = {n.name for n in full.body if contract.is_test(n)}
+        assert {n.name for n in shown.body if contract.is_test(n)} == tests - hidden_test_names()
+
+
+def _assignment(root, source, checks):
+    (root / "src" / "checks").mkdir(parents=True, exist_ok=True)
+    (root / "src" / "ex9_demo.py").write_text(source)
+    (root / "src" / "checks" / "ex9_demo.py").write_text(checks)
+    return root / "src"
+
+
+DEMO_SOURCE = '''"""A new assignment."""
+
+
+def twice(x):
+    """Double x."""
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION
+
+
+def half(x):
+    """Halve x."""
+    ### BEGIN SOLUTION
+    return x / 2
+    ### END SOLUTION
+'''
+
+DEMO_CHECKS = '''import numpy as np
+import pytest
+
+from coursepkg.grading.expect import expect_close
+
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("visible")
+def test_twice(twice):
+    """doubles"""
+    expect_close(twice(np.array([1.0, 2.5])), [2.0, 5.0])
+
+
+@pytest.mark.points(3)
+@pytest.mark.visibility("hidden")
+def test_half(half):
+    """halves"""
+    expect_close(half(np.array([-4.0])), [-2.0])
+'''
+
+
+def test_a_new_graded_function_is_its_source_and_its_checks(tmp_path):
+    source = _assignment(tmp_path, DEMO_SOURCE, DEMO_CHECKS)
+    demo = contract.load(source / "checks", source)
+    assert demo.exercises == {"ex9_demo": ("twice", "half")}
+    release(source, tmp_path / "out")
+    assert "def test_half" not in (tmp_path / "out" / "checks" / "ex9_demo.py").read_text()
+    solved = grade(source, limits=FAST, contract=demo)
+    assert (solved.score, solved.max_score) == (5, 5)
+    assert grade(tmp_path / "out", limits=FAST, contract=demo).score == 0
+
+    # a solution nobody grades, or a check of a function nobody wrote, is refused
+    _assignment(tmp_path, DEMO_SOURCE + "\n\ndef third(x):\n    ### BEGIN SOLUTION\n"
+                "    return x / 3\n    ### END SOLUTION\n", DEMO_CHECKS)
+    with pytest.raises(ValueError, match="checks: third in .*ex9_demo.py holds a solution but"):
+        release(source, tmp_path / "out")
+    _assignment(tmp_path, DEMO_SOURCE, DEMO_CHECKS.replace("(half)", "(quarter)"))
+    with pytest.raises(ValueError, match="does not define quarter, which .*grades"):
+        contract.load(source / "checks", source)
+
+
+def test_contract_errors_name_what_is_wrong(tmp_path):
+    with pytest.raises(ValueError, match="checks: .* is not a directory"):
+        contract.load(tmp_path / "none")
+    (tmp_path / "c").mkdir()
+    with pytest.raises(ValueError, match="holds no grading tests"):
+        contract.load(tmp_path / "c")
+    (tmp_path / "c" / "ex1_a.py").write_text("def test_x(f):\n    pass\n")
+    (tmp_path / "c" / "ex2_b.py").write_text("def test_y(f, tmp_path):\n    pass\n")
+    with pytest.raises(ValueError, match="'f' is asked for by both ex1_a and ex2_b"):
+        contract.load(tmp_path / "c")
+    (tmp_path / "c" / "ex2_b.py").write_text("def helper(g):\n    pass\n")
+    with pytest.raises(ValueError, match="ex2_b.py has no grading test asking for a function"):
+        contract.load(tmp_path / "c")
+    with pytest.raises(ValueError, match="function: no exercise defines 'nope'"):
+        contract.module_of("nope")
+    with pytest.raises(AttributeError):
+        contract.NOTHING  # noqa: B018
+
+
 def test_release_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="source: .* is not a directory"):
         release(tmp_path / "nope", tmp_path / "out")
@@ -59,6 +180,8 @@ def test_release_argument_errors(tmp_path):
     (tmp_path / "src").mkdir()
     with pytest.raises(ValueError, match="lacks ex1_softmax.py"):
         release(tmp_path / "src", tmp_path / "out")
+    with pytest.raises(ValueError, match="modules: unknown exercise module 'ex7'"):
+        release(EXERCISES, tmp_path / "out", ["ex7"])
 
 
 def test_solutions_score_full_marks_within_ten_seconds():

@@ -6,10 +6,13 @@ import io
 import os
 import sys
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from coursepkg.grading import _runner as runner
+from coursepkg.grading import wall
 from coursepkg.grading.sandbox import (
     Limits,
     ScalarFunction,
@@ -204,3 +207,96 @@ def test_channel_garbage_and_early_exit(tmp_path):
             submission.function("softmax")(np.zeros(2))
         with pytest.raises(StudentError, match="an earlier test"):
             submission.function("softmax")(np.zeros(2))
+
+
+def test_loader_does_not_block_on_a_fifo(tmp_path):
+    os.mkfifo(tmp_path / "x.npy")
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(StudentError, match="not a small regular file"):
+            load_untrusted_array(fd, "x.npy")
+    finally:
+        os.close(fd)
+
+
+# -- the wall, seen from inside: the student's function reports what it can see
+
+GUARD_OFF = (Path(__file__).with_name("cases") / "wall" / "guard_off.py").read_text()
+INSPECT = GUARD_OFF + '''
+import numpy as np
+import socket
+
+
+def softmax(z):
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    pids = [p for p in _os.listdir("/proc") if p.isdigit()]
+    return np.array([
+        int(status["Uid"].split()[0]),
+        int(status["NoNewPrivs"]),
+        int(status["CapEff"], 16),
+        len(pids),
+        any(_os.path.exists(f"{REPO}/{name}") for name in ("exercises", "coursepkg")),
+        len(socket.if_nameindex()),
+        _os.access("/usr", _os.W_OK),
+    ])
+'''
+
+
+def inspect(tmp_path, sandbox):
+    (tmp_path / "ex1_softmax.py").write_text(
+        f"REPO = {str(Path(__file__).resolve().parents[2])!r}\n" + INSPECT)
+    with Submission(tmp_path, ["ex1_softmax"], Limits(sandbox=sandbox)) as submission:
+        facts = submission.function("softmax")(np.zeros(2))
+        return submission.isolation, dict(zip(
+            ["uid", "no_new_privs", "capabilities", "processes", "repository", "interfaces",
+             "usr_writable"], facts.tolist()))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root levels need root (CI runs as root)")
+def test_inside_the_wall_as_root(tmp_path):
+    isolation, facts = inspect(tmp_path, "auto")
+    assert isolation == "namespaces+uid"
+    assert facts.pop("uid") >= wall.UID_BASE
+    # no privilege, bubblewrap's PID 1 and this process only, no repository (only the
+    # empty folders on the way to NumPy), loopback only, /usr read-only
+    assert facts == {"no_new_privs": 1, "capabilities": 0, "processes": 2, "repository": 0,
+                     "interfaces": 1, "usr_writable": 0}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root levels need root (CI runs as root)")
+def test_the_uid_level_and_no_wall(tmp_path):
+    isolation, facts = inspect(tmp_path, "uid")
+    assert isolation == "uid" and facts["uid"] >= wall.UID_BASE
+    assert (facts["no_new_privs"], facts["capabilities"], facts["usr_writable"]) == (1, 0, 0)
+    assert facts["processes"] > 2  # no PID namespace: the machine's processes show
+    isolation, facts = inspect(tmp_path, "none")
+    assert isolation == "none" and facts["uid"] == os.geteuid() and facts["repository"] == 1
+
+
+def test_find_wall_modes_and_refusals(monkeypatch):
+    with pytest.raises(ValueError, match="sandbox: expected one of auto, container, uid, none"):
+        wall.find_wall("maybe")
+    with pytest.raises(ValueError, match="sandbox must be one of"):
+        Limits(sandbox="off")
+    assert wall.find_wall("none") == wall.Wall("none")
+    assert all(wall.Wall(level).description.startswith(level) for level in wall.LEVELS)
+    monkeypatch.setattr(wall.shutil, "which", lambda *args, **kwargs: None)
+    with pytest.raises(wall.WallUnavailable, match="apt-get install bubblewrap"):
+        wall.find_wall("auto")
+    monkeypatch.setattr(wall.os, "geteuid", lambda: 0)
+    assert wall.find_wall("container") == wall.find_wall("uid") == wall.Wall("uid")
+    monkeypatch.setattr(wall.os, "geteuid", lambda: 1000)
+    with pytest.raises(wall.WallUnavailable, match="the uid level needs root"):
+        wall.find_wall("uid")
+    with pytest.raises(wall.WallUnavailable, match="is not installed"):
+        wall.find_wall("container")  # an ordinary user has no fallback
+
+
+def test_a_broken_bubblewrap_is_refused(monkeypatch):
+    """A bwrap that cannot build the sandbox (here: /bin/false) is caught by the probe."""
+    broken = wall.Wall("user-namespaces", "/bin/false")
+    assert wall._probe(broken) == "exit code 1"
+    monkeypatch.setattr(wall, "_probed", {})
+    monkeypatch.setattr(wall.shutil, "which", lambda *args, **kwargs: "/bin/false")
+    with pytest.raises(wall.WallUnavailable, match="cannot build a sandbox here .exit code 1."):
+        wall.find_wall("auto")

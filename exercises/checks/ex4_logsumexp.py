@@ -13,9 +13,21 @@ def _has_neg_inf(actual):
     return bool(np.isneginf(np.asarray(actual, dtype=np.float64)).any())
 
 
+def _global_max_lse(x):
+    """What a logsumexp that subtracts one maximum for the whole array returns."""
+    with np.errstate(all="ignore"):
+        m = np.max(x)
+        return m + np.log(np.sum(np.exp(x - m), axis=-1))
+
+
+#: a small row and a row of logits near 1000: one maximum for both
+#: underflows the small row (exp(-1000) = 0)
+SCALES = np.array([[0.0, 1.0, 2.0], [1000.0, 1001.0, 1002.0]])
+
+
 # -------------------------------------------------------------- logsumexp
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_lse_small(logsumexp):
     """matches log(sum(exp(x))) on [1, 2, 3]"""
@@ -31,13 +43,31 @@ def test_lse_max_shift(logsumexp):
                  what="logsumexp([1000, 1000])", mistakes={"lse-max-shift": has_nonfinite})
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_lse_all_neg_inf(logsumexp):
     """a row of all -inf gives -inf"""
     x = np.array([[-np.inf, -np.inf], [0.0, -np.inf]])
     expect_close(logsumexp(x), [-np.inf, 0.0], what="logsumexp([[-inf, -inf], [0, -inf]])",
                  mistakes={"lse-all-neg-inf": has_nan})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_lse_all_neg_inf_1d(logsumexp):
+    """the docstring's case: a 1-D [-inf, -inf] gives -inf"""
+    expect_close(logsumexp(np.array([-np.inf, -np.inf])), -np.inf,
+                 what="logsumexp([-inf, -inf])", mistakes={"lse-all-neg-inf": has_nan})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_lse_rows_of_different_scales(logsumexp):
+    """rows [0, 1, 2] and [1000, 1001, 1002]: one maximum per row"""
+    expect_close(logsumexp(SCALES), special.logsumexp(SCALES, axis=-1),
+                 what="logsumexp([[0, 1, 2], [1000, 1001, 1002]])",
+                 mistakes={"global-max": _global_max_lse(SCALES),
+                           "lse-max-shift": has_nonfinite})
 
 
 @pytest.mark.points(2)
@@ -48,12 +78,13 @@ def test_lse_random_batch(logsumexp):
     x = rng.normal(size=(4, 4)) * np.array([1.0, 1e3, 1e100, 1e300])[:, None]
     expect_close(logsumexp(x), special.logsumexp(x, axis=-1), what="logsumexp",
                  mistakes={"wrong-axis": special.logsumexp(x, axis=0),
+                           "global-max": _global_max_lse(x),
                            "lse-max-shift": has_nonfinite})
 
 
 # ------------------------------------------------------------ log_softmax
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_log_softmax_small(log_softmax):
     """matches z - logsumexp(z) on a (2, 3) batch"""
@@ -71,14 +102,27 @@ def test_log_softmax_no_underflow(log_softmax):
                  what="log_softmax([0, -1000])", mistakes={"log-of-softmax": _has_neg_inf})
 
 
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_log_softmax_rows_of_different_scales(log_softmax):
+    """rows [0, 1, 2] and [1000, 1001, 1002]: one maximum per row"""
+    with np.errstate(all="ignore"):
+        global_max = SCALES - _global_max_lse(SCALES)[:, None]
+    expect_close(log_softmax(SCALES), special.log_softmax(SCALES, axis=-1),
+                 what="log_softmax([[0, 1, 2], [1000, 1001, 1002]])",
+                 mistakes={"global-max": global_max, "max-shift": has_nan})
+
+
 @pytest.mark.points(2)
 @pytest.mark.visibility("hidden")
 def test_log_softmax_huge_batch(log_softmax):
     """a (3, 3) batch of huge and widely spread logits"""
     z = np.array([[1e300, 0.0, -1e300], [800.0, -800.0, 0.0], [1.0, 2.0, 3.0]])
+    with np.errstate(all="ignore"):
+        global_max = z - _global_max_lse(z)[:, None]
     expect_close(log_softmax(z), special.log_softmax(z, axis=-1), what="log_softmax",
-                 mistakes={"log-of-softmax": _has_neg_inf, "max-shift": has_nan,
-                           "wrong-axis": special.log_softmax(z, axis=0)})
+                 mistakes={"global-max": global_max, "log-of-softmax": _has_neg_inf,
+                           "max-shift": has_nan, "wrong-axis": special.log_softmax(z, axis=0)})
 
 
 # ---------------------------------------------- cross_entropy_from_logits
@@ -93,7 +137,7 @@ def test_ce_small(cross_entropy_from_logits):
                  what="cross_entropy_from_logits", mistakes={"sum-not-mean": 2 * expected})
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_ce_huge_logits(cross_entropy_from_logits):
     """logits of size 1e4 give a finite loss"""
@@ -101,6 +145,21 @@ def test_ce_huge_logits(cross_entropy_from_logits):
     expect_close(cross_entropy_from_logits(logits, np.array([1, 1])), 5000.0,
                  what="cross_entropy_from_logits([[1e4, 0], [0, 1e4]], [1, 1])",
                  mistakes={"ce-from-logits": has_nonfinite, "sum-not-mean": 10000.0})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_ce_rows_of_different_scales(cross_entropy_from_logits):
+    """rows [0, 1, 2] and [1000, 1001, 1002], labels [0, 2]: one maximum per row"""
+    y = np.array([0, 2])
+    picked = SCALES[np.arange(2), y]
+    expected = np.mean(special.logsumexp(SCALES, axis=-1) - picked)
+    with np.errstate(all="ignore"):
+        global_max = np.mean(_global_max_lse(SCALES) - picked)
+    expect_close(cross_entropy_from_logits(SCALES, y), expected,
+                 what="cross_entropy_from_logits([[0, 1, 2], [1000, 1001, 1002]], [0, 2])",
+                 mistakes={"global-max": global_max, "ce-from-logits": has_nonfinite,
+                           "sum-not-mean": 2 * expected})
 
 
 @pytest.mark.points(2)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import special
 
-from coursepkg.grading.expect import Mistake, close, expect, expect_close, has_nan
+from coursepkg.grading.expect import (Mistake, close, expect, expect_close, has_nan,
+                                     has_nonfinite, hint_if_raises, unpack)
 from coursepkg.grading.sandbox import ScalarFunction
 
 
@@ -32,10 +33,19 @@ def _ce_grad(logits, y):
     return (special.softmax(logits, axis=1) - onehot) / logits.shape[0]
 
 
-def _unpack3(result):
-    if not (isinstance(result, tuple) and len(result) == 3):
-        raise Mistake("grad-logits")
-    return result
+def _loss_and_grad(function, *args):
+    return unpack(function(*args), ("loss", "dW", "db"), "softmax_regression_loss_and_grad")
+
+
+#: logits near +1000 and -1000: exp overflows to inf, or underflows to 0 in
+#: every entry of a row, unless the row maximum is subtracted first
+LARGE_LOGITS = np.array([[1000.0, 1001.0, 999.0], [-1000.0, -1002.0, -999.0],
+                         [0.5, -0.5, 0.0]])
+
+#: the labels of a batch that leave out classes 2 and 3 of 4
+ABSENT_HINT = ("note: the labels of this test hold classes 0 and 1 only, and the "
+               "logits have 4 columns: take the number of classes from the shape "
+               "of the logits or weights, not from the labels")
 
 
 # -------------------------------------------------------- softmax_jacobian
@@ -70,15 +80,16 @@ def test_jacobian_huge_logits(softmax_jacobian):
 
 # ------------------------------------------------------ cross_entropy_grad
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_ce_grad_single(cross_entropy_grad):
     """[[0, 0]] with label 0 gives [[-0.5, 0.5]]"""
     expect_close(cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([0])), [[-0.5, 0.5]],
-                 what="cross_entropy_grad([[0, 0]], [0])")
+                 what="cross_entropy_grad([[0, 0]], [0])",
+                 mistakes={"classes-from-data": [[-0.5, -0.5]]})  # np.eye(y.max() + 1)
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 @pytest.mark.visibility("visible")
 def test_ce_grad_batch(cross_entropy_grad):
     """a batch of 4: (softmax(z) - onehot(y)) / N"""
@@ -86,7 +97,30 @@ def test_ce_grad_batch(cross_entropy_grad):
     y = np.array([0, 2, 1, 1])
     expected = _ce_grad(logits, y)
     expect_close(cross_entropy_grad(logits, y), expected, what="cross_entropy_grad",
-                 mistakes={"grad-missing-1-over-n": 4 * expected})
+                 mistakes={"grad-missing-1-over-n": 4 * expected, "grad-logits": -expected})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_ce_grad_large_logits(cross_entropy_grad):
+    """logits near 1000 and -1000 give a finite gradient"""
+    y = np.array([1, 2, 0])
+    expect_close(cross_entropy_grad(LARGE_LOGITS, y), _ce_grad(LARGE_LOGITS, y),
+                 what="cross_entropy_grad of logits near +-1000",
+                 mistakes={"max-shift": has_nan})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_ce_grad_classes_missing_from_labels(cross_entropy_grad):
+    """4 classes, labels [0, 1, 1]: the shape comes from the logits"""
+    logits = np.array([[0.5, 0.0, -1.0, 2.0], [1.0, 1.0, 0.0, 0.0], [-2.0, 0.3, 0.1, 0.0]])
+    y = np.array([0, 1, 1])
+    with hint_if_raises(ABSENT_HINT):
+        result = cross_entropy_grad(logits, y)
+    if np.shape(result) in ((3, 2),):
+        raise Mistake("classes-from-data")
+    expect_close(result, _ce_grad(logits, y), what="cross_entropy_grad")
 
 
 @pytest.mark.points(2)
@@ -102,7 +136,7 @@ def test_ce_grad_finite_differences(cross_entropy_grad):
 
 # ---------------------------------------- softmax_regression_loss_and_grad
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 @pytest.mark.visibility("visible")
 def test_regression_small(softmax_regression_loss_and_grad):
     """(loss, dW, db) on a 3-sample problem"""
@@ -110,13 +144,49 @@ def test_regression_small(softmax_regression_loss_and_grad):
     y = np.array([0, 1, 2])
     W, b = np.array([[0.1, -0.2, 0.0], [0.3, 0.0, -0.1]]), np.array([0.0, 0.1, -0.1])
     G = _ce_grad(X @ W + b, y)
-    loss, dW, db = _unpack3(softmax_regression_loss_and_grad(W, b, X, y))
-    expect_close(loss, _mean_ce(X @ W + b, y), what="loss", mistakes={"sum-not-mean": 3 * _mean_ce(X @ W + b, y)})
+    loss, dW, db = _loss_and_grad(softmax_regression_loss_and_grad, W, b, X, y)
+    expect_close(loss, _mean_ce(X @ W + b, y), what="loss",
+                 mistakes={"sum-not-mean": 3 * _mean_ce(X @ W + b, y)})
     expect_close(dW, X.T @ G, what="dW", mistakes={"grad-missing-1-over-n": 3 * X.T @ G})
-    expect_close(db, G.sum(axis=0), what="db", mistakes={"grad-missing-1-over-n": 3 * G.sum(axis=0)})
+    expect_close(db, G.sum(axis=0), what="db",
+                 mistakes={"grad-missing-1-over-n": 3 * G.sum(axis=0)})
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_regression_large_logits(softmax_regression_loss_and_grad):
+    """weights that make logits near 1000 and -1000 give finite results"""
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    W = np.array([[1000.0, 1001.0, 999.0], [-1000.0, -1002.0, -999.0]])
+    b, y = np.zeros(3), np.array([1, 2, 0])
+    logits = X @ W + b
+    G = _ce_grad(logits, y)
+    loss, dW, db = _loss_and_grad(softmax_regression_loss_and_grad, W, b, X, y)
+    expect_close(loss, _mean_ce(logits, y), what="loss of logits near +-1000",
+                 mistakes={"max-shift": has_nonfinite})
+    expect_close(dW, X.T @ G, what="dW of logits near +-1000", mistakes={"max-shift": has_nan})
+    expect_close(db, G.sum(axis=0), what="db of logits near +-1000",
+                 mistakes={"max-shift": has_nan})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_regression_classes_missing_from_labels(softmax_regression_loss_and_grad):
+    """4 classes, labels [0, 1, 1]: the shapes come from W and b"""
+    X = np.array([[1.0, 2.0], [0.0, -1.0], [0.5, 0.5]])
+    W, b = np.array([[0.1, 0.2, -0.3, 0.0], [0.0, -0.1, 0.2, 0.3]]), np.array([0.0, 0.1, 0.0, -0.1])
+    y = np.array([0, 1, 1])
+    G = _ce_grad(X @ W + b, y)
+    with hint_if_raises(ABSENT_HINT):
+        loss, dW, db = _loss_and_grad(softmax_regression_loss_and_grad, W, b, X, y)
+    if np.shape(dW) == (2, 2) or np.shape(db) == (2,):
+        raise Mistake("classes-from-data")
+    expect_close(loss, _mean_ce(X @ W + b, y), what="loss")
+    expect_close(dW, X.T @ G, what="dW")
+    expect_close(db, G.sum(axis=0), what="db")
+
+
+@pytest.mark.points(2)
 @pytest.mark.visibility("hidden")
 def test_regression_finite_differences(softmax_regression_loss_and_grad):
     """dW and db agree with finite differences of the loss"""
@@ -125,7 +195,7 @@ def test_regression_finite_differences(softmax_regression_loss_and_grad):
     W, b = rng.normal(size=(3, 4)), rng.normal(size=4)
     dW_ref = _central_differences(lambda w: _mean_ce(X @ w + b, y), W)
     db_ref = _central_differences(lambda c: _mean_ce(X @ W + c, y), b)
-    _, dW, db = _unpack3(softmax_regression_loss_and_grad(W, b, X, y))
+    _, dW, db = _loss_and_grad(softmax_regression_loss_and_grad, W, b, X, y)
     expect_close(dW, dW_ref, rtol=1e-5, atol=1e-8, what="dW",
                  mistakes={"grad-missing-1-over-n": 6 * dW_ref})
     expect_close(db, db_ref, rtol=1e-5, atol=1e-8, what="db",
@@ -134,7 +204,7 @@ def test_regression_finite_differences(softmax_regression_loss_and_grad):
 
 # ------------------------------------------------------ numerical_gradient
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_numgrad_sin(numerical_gradient):
     """sum(sin(x)) gives cos(x) to 1e-8 (central differences)"""
@@ -145,7 +215,7 @@ def test_numgrad_sin(numerical_gradient):
                  mistakes={"forward-difference": lambda a: close(a, expected, 0, 1e-5)})
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_numgrad_any_shape(numerical_gradient):
     """a (2, 3) array: sum(x**3) gives 3 x**2"""
@@ -154,6 +224,30 @@ def test_numgrad_any_shape(numerical_gradient):
     expect_close(numerical_gradient(ScalarFunction("sum_cubes"), x, eps=1e-5), expected,
                  rtol=0, atol=1e-7, what="numerical_gradient(sum(x**3))",
                  mistakes={"forward-difference": lambda a: close(a, expected, 0, 1e-3)})
+
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("visible")
+def test_numgrad_whole_array(numerical_gradient):
+    """a (3, 4) array: f = logsumexp of all entries, whose gradient is the softmax of all 12"""
+    x = np.array([[0.5, -1.0, 2.0, 0.0], [1.0, 1.5, -0.5, 0.2], [-2.0, 0.3, 0.8, 1.1]])
+    expected = special.softmax(x, axis=None)
+    expect_close(numerical_gradient(ScalarFunction("logsumexp"), x), expected, rtol=0,
+                 atol=1e-8, what="numerical_gradient(logsumexp) on a (3, 4) array",
+                 mistakes={"row-at-a-time": special.softmax(x, axis=-1),
+                           "forward-difference": lambda a: close(a, expected, 0, 1e-5)})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_numgrad_uses_eps(numerical_gradient):
+    """eps = 0.1: the central difference of sum(x**3) is exactly 3 x**2 + eps**2"""
+    x = np.array([-1.0, 0.0, 0.5, 2.0])
+    expected = 3 * x**2 + 0.1**2
+    expect_close(numerical_gradient(ScalarFunction("sum_cubes"), x, eps=0.1), expected,
+                 rtol=1e-9, atol=1e-9, what="numerical_gradient(sum(x**3), eps=0.1)",
+                 mistakes={"eps-ignored": lambda a: close(a, 3 * x**2, 0, 1e-4),
+                           "forward-difference": 3 * x**2 + 3 * x * 0.1 + 0.1**2})
 
 
 @pytest.mark.points(1)
@@ -166,7 +260,7 @@ def test_numgrad_leaves_x(numerical_gradient):
     expect_close(call.value, np.cos(x), rtol=0, atol=1e-6, what="numerical_gradient")
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.visibility("hidden")
 def test_numgrad_3d(numerical_gradient):
     """a 3-D array: the gradient of logsumexp is the softmax"""
@@ -174,4 +268,5 @@ def test_numgrad_3d(numerical_gradient):
     expected = special.softmax(x, axis=None)
     expect_close(numerical_gradient(ScalarFunction("logsumexp"), x), expected, rtol=0, atol=1e-8,
                  what="numerical_gradient(logsumexp)",
-                 mistakes={"forward-difference": lambda a: close(a, expected, 0, 1e-5)})
+                 mistakes={"row-at-a-time": special.softmax(x.reshape(2, -1), axis=-1).reshape(x.shape),
+                           "forward-difference": lambda a: close(a, expected, 0, 1e-5)})

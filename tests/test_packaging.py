@@ -1,0 +1,280 @@
+"""The package as a student or an instructor gets it: a wheel in a clean venv.
+
+The wheel is built from a copy of the package's sources (no repository
+next to it), installed without its dependencies into a new virtual
+environment, and every command runs there from a folder outside the
+repository, with the instructor's tree (``exercises/`` and its ``checks/``)
+copied next to it as an instructor would have it.  The dependencies
+(NumPy, SciPy, pytest, ...) come from this test run's environment through a
+``.pth`` line: it adds that site-packages folder to ``sys.path`` but runs
+none of its ``.pth`` files, so the editable ``coursepkg`` of the repository
+is not importable there (the test checks which ``coursepkg`` is imported).
+No network is used.
+
+Then: release -> check (student) -> grade -> grade-batch -> Gradescope bundle
+-> its run_autograder, end to end; and what a student receives (the wheel,
+the released files and zip) is searched for solution lines and hidden tests.
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "grading"))
+from grading_support import hidden_test_names, leaks, solution_lines  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _run(args, cwd, env=None, check=True, timeout=300):
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """The wheel, built from a copy of the sources the wheel is made of."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source)
+    shutil.copytree(ROOT / "coursepkg", source / "coursepkg",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+          "--no-index", "-q", "-w", work / "dist", source], cwd=work)
+    (path,) = (work / "dist").glob("coursepkg-*.whl")
+    return path
+
+
+@pytest.fixture(scope="module")
+def venv(wheel, tmp_path_factory):
+    """A new venv with only the wheel installed; returns (python, env, cwd)."""
+    home = tmp_path_factory.mktemp("venv")
+    _run([sys.executable, "-m", "venv", "--without-pip", home / "venv"], cwd=home)
+    python = home / "venv" / "bin" / "python"
+    _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
+          "--no-index", "-q", wheel], cwd=home)
+    site = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                cwd=home).stdout.strip()
+    (Path(site) / "deps_of_the_test_run.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYTHON", "VIRTUAL_ENV", "COV_", "COVERAGE"))}
+    env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
+    work = home / "course"
+    # the instructor's tree, as an instructor keeps it (not the repository)
+    shutil.copytree(ROOT / "exercises", work / "exercises",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return python, env, work
+
+
+def test_the_wheel_has_its_data_and_extras_and_no_hidden_test(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        texts = {n: archive.read(n).decode() for n in names}
+    assert "coursepkg/grading/pytest.ini" in names
+    assert "coursepkg/grading/_runner.py" in names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert not [n for n in names if "/checks/" in n or n.startswith("exercises")]
+    assert leaks({n: t for n, t in texts.items() if not n.endswith("METADATA")}) == []
+    metadata = next(t for n, t in texts.items() if n.endswith(".dist-info/METADATA"))
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    assert {e for e in ("torch", "grader", "book")
+            if f"Provides-Extra: {e}" in metadata} == {"torch", "grader", "book"}
+    assert any(line.startswith("Requires-Dist: pytest") and 'extra == "grader"' in line
+               for line in requires)
+    torch = [line for line in requires if line.startswith("Requires-Dist: torch")]
+    assert torch and not any("==" in line.partition(";")[0] for line in torch)  # pinned in requirements.txt only
+    assert "License-Expression: MIT" in metadata
+    assert f"Version: {_version()}" in metadata
+
+
+def _version():
+    import coursepkg
+
+    return coursepkg.__version__
+
+
+def test_the_torch_face_names_its_extra(venv):
+    python, env, work = venv
+    work.mkdir(exist_ok=True)
+    script = ("import sys; sys.modules['torch'] = None\n"
+              "try:\n    import coursepkg.torch\n"
+              "except ModuleNotFoundError as error:\n    print(error)\n")
+    out = _run([python, "-c", script], cwd=work, env=env).stdout
+    assert "coursepkg.torch needs PyTorch" in out and "pip install 'coursepkg[torch]'" in out
+    script = "import sys; sys.modules['pytest'] = None\nfrom coursepkg.cli import main\nmain(['grade', '.'])"
+    result = _run([python, "-c", script], cwd=work, env=env, check=False)
+    assert "coursepkg grade needs pytest" in result.stderr and "coursepkg[grader]" in result.stderr
+
+
+def test_release_check_grade_batch_and_gradescope_from_the_wheel(venv, tmp_path):
+    python, env, work = venv
+    where = json.loads(_run([python, "-c", "import coursepkg, json, sys; "
+                             "print(json.dumps([coursepkg.__file__, sys.path]))"],
+                            cwd=work, env=env).stdout)
+    assert where[0].startswith(str(python.parents[1]))
+    # nothing of the repository on the path but the dependencies' folder
+    assert [p for p in where[1] if p.startswith(str(ROOT))] in ([], [sysconfig.get_path("purelib")])
+    coursepkg = [python, "-m", "coursepkg"]
+
+    # instructor: release the student side
+    _run([*coursepkg, "release", "--out", "starter", "--zip", "site/starter.zip"], cwd=work, env=env)
+    starter = work / "starter"
+    student_side = {str(p.relative_to(work)): p.read_text() for p in starter.rglob("*") if p.is_file()}
+    with zipfile.ZipFile(work / "site" / "starter.zip") as archive:
+        student_side.update({f"zip:{n}": archive.read(n).decode() for n in archive.namelist()})
+    assert len(student_side) == 2 * 11 and leaks(student_side) == []
+
+    # student: solves ex1, checks it and an unsolved one
+    mine = tmp_path / "mine"
+    shutil.copytree(starter, mine)
+    shutil.copy(work / "exercises" / "ex1_softmax.py", mine)
+    ok = _run([*coursepkg, "check", "softmax"], cwd=mine, env=env)
+    assert "PASS  ex1_softmax.softmax" in ok.stdout and "FAIL" not in ok.stdout
+    bad = _run([*coursepkg, "check", "entropy"], cwd=mine, env=env, check=False)
+    assert bad.returncode == 1 and "not implemented" in bad.stdout
+    assert not any(name in ok.stdout + bad.stdout for name in hidden_test_names(work / "exercises" / "checks"))
+
+    # instructor: grade it, then a class
+    _run([*coursepkg, "grade", mine, "--json", tmp_path / "r.json"], cwd=work, env=env)
+    results = json.loads((tmp_path / "r.json").read_text())
+    softmax = [t for t in results["tests"] if t["name"].startswith("ex1_softmax.")]
+    assert results["score"] == sum(t["max_score"] for t in softmax) > 0
+    # the hidden tests ran too: more tests than the student's checks/ holds
+    assert len(softmax) > (starter / "checks" / "ex1_softmax.py").read_text().count("def test_")
+    classroom = tmp_path / "class"
+    (classroom / "ann" / "download").mkdir(parents=True)
+    for path in (work / "exercises").glob("ex*.py"):
+        shutil.copy(path, classroom / "ann" / "download" / f"{path.stem} (1).py")
+    (classroom / "bob").mkdir()
+    _run([*coursepkg, "grade-batch", classroom, "--out", tmp_path / "gb.csv", "--no-progress"],
+         cwd=work, env=env)
+    with open(tmp_path / "gb.csv") as handle:
+        rows = {r["student"]: r for r in csv.DictReader(handle)}
+    assert (float(rows["ann"]["score"]), rows["ann"]["status"]) == (100, "graded")
+    assert rows["bob"]["status"] == "no files"
+
+    # instructor: the Gradescope bundle, run as Gradescope would
+    _run([*coursepkg, "gradescope", "--out", tmp_path / "autograder.zip"], cwd=work, env=env)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
+        bundle = {n: archive.read(n).decode() for n in archive.namelist()}
+        archive.extractall(root / "source")
+    lines = solution_lines()
+    assert [n for n, text in bundle.items() if any(line in text for line in lines)] == []
+    assert "checks/ex1_softmax.py" in bundle
+    os.chmod(root / "source" / "run_autograder", 0o755)
+    shutil.copytree(classroom / "ann", root / "submission")
+    _run([root / "source" / "run_autograder"], cwd=root,
+         env={**env, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": str(python)})
+    graded = json.loads((root / "results" / "results.json").read_text())
+    assert graded["score"] == 100, graded["output"]
+    assert "from download/ex1_softmax (1).py" in graded["output"]
+
+
+# ------------------------------------------------------ optional dependencies
+
+def test_optional_imports_name_their_extra(monkeypatch, capsys, tmp_path):
+    import importlib
+
+    from coursepkg import cli, data
+
+    for module, user in (("coursepkg.torch", "coursepkg.torch"),
+                         ("coursepkg.models_torch", "coursepkg.models_torch")):
+        monkeypatch.setitem(sys.modules, "torch", None)
+        monkeypatch.delitem(sys.modules, module, raising=False)
+        with pytest.raises(ModuleNotFoundError, match=rf"{user} needs PyTorch.*coursepkg\[torch\]"):
+            importlib.import_module(module)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(ModuleNotFoundError, match=r"load_digits needs scikit-learn.*\[book\]"):
+        data.load_digits()
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    (tmp_path / "class").mkdir()
+    assert cli.main(["grade-batch", str(tmp_path / "class"), "--out", str(tmp_path / "gb.csv")]) == 2
+    assert "coursepkg grade-batch needs tqdm, which is not installed: pip install 'coursepkg[grader]'" \
+        in capsys.readouterr().err
+    # a module that is no optional dependency keeps its own message
+    monkeypatch.setitem(sys.modules, "coursepkg.grading.selfcheck", None)
+    assert cli.main(["check"]) == 2
+    assert "coursepkg.grading.selfcheck" in capsys.readouterr().err
+
+
+# ------------------------------------------- what students download or launch
+
+def _texts(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` as text, and every member of its zips."""
+    texts = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        name = str(path.relative_to(folder))
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                texts.update({f"{name}:{n}": archive.read(n).decode("utf-8", "replace")
+                              for n in archive.namelist()})
+        else:
+            texts[name] = path.read_bytes().decode("utf-8", "replace")
+    return texts
+
+
+def test_the_student_side_of_the_repository_holds_no_solution(tmp_path):
+    """``make student``: what the public repository (Binder, Colab) holds."""
+    student = tmp_path / "student"
+    _run(["make", "-s", "student", f"STUDENT={student}", f"BIN={Path(sys.executable).parent}"],
+         cwd=ROOT)
+    assert not (student / "exercises").exists() and not (student / "tests" / "grading").exists()
+    assert sorted(p.name for p in (student / "starter").glob("ex*.py")) == [
+        "ex1_softmax.py", "ex2_information.py", "ex3_mle.py", "ex4_logsumexp.py",
+        "ex5_gradients.py"]
+    assert (student / "book" / "01_softmax.ipynb").is_file()
+    texts = _texts(student)
+    assert leaks(texts) == []
+    assert [n for n in texts if n.startswith("starter/checks/")]  # visible tests are there
+
+
+def test_the_book_build_releases_the_starter_files(tmp_path):
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        import starter_files
+    finally:
+        sys.path.remove(str(ROOT / "_ext"))
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    zip_path = starter_files.write_starter(tmp_path)
+    with zipfile.ZipFile(zip_path) as archive:
+        assert "exercises/ex1_softmax.py" in archive.namelist()
+    assert leaks(_texts(zip_path.parent)) == []
+    shutil.rmtree(tmp_path / "exercises")
+    assert starter_files.write_starter(tmp_path) is None
+
+
+def test_the_built_site_holds_no_solution_and_no_hidden_test(book_build):
+    assert book_build.html.is_dir()
+    texts = _texts(book_build.html)
+    assert len(texts) > 50 and leaks(texts) == []
+    # the starter files the build released (a chapter's download) are clean too
+    assert leaks(_texts(ROOT / "_build" / "starter")) == []
+
+
+def test_the_version_is_the_same_everywhere():
+    import yaml
+
+    import coursepkg
+
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["version"] == coursepkg.__version__
+    assert citation["license"] == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text()
+    assert f"\n## {coursepkg.__version__} " in (ROOT / "CHANGELOG.md").read_text()
