@@ -78,7 +78,7 @@ def _check(parser):
         from .grading.selfcheck import check
 
         report = check(args.target, args.dir, checks=args.checks,
-                       limits=Limits(call_timeout=args.timeout))
+                       limits=Limits(call_timeout=args.timeout, sandbox="none"))
         return 0 if report.ok else 1
 
     return run
@@ -111,7 +111,7 @@ def _grade(parser):
         except (RuntimeError, OSError) as error:
             print(f"coursepkg grade: the grader failed: {error}", file=sys.stderr)
             return GRADER_FAILED
-        print(report.intake.report())
+        print("\n".join(wrap(report.intake.report(), "")))
         print_table(report, args.verbose)
         print("\n".join(wrap(f"isolation: {Wall(report.isolation).description}", "")))
         if args.json:

@@ -456,7 +456,7 @@ def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="me
     r"""Negative log-likelihood of class indices under given log-probabilities.
 
     Equal to ``torch.nn.functional.nll_loss``.  Feed it log-probabilities
-    (e.g. from :func:`~coursepkg.softmax.log_softmax`);
+    (e.g. from :func:`log_softmax`);
     ``nll_loss(log_softmax(z), y)`` equals ``cross_entropy_loss(z, y)``.
 
     Parameters

@@ -170,8 +170,22 @@ from .models_torch import MLP, DenseDropoutNet, SoftmaxRegression, fit  # noqa: 
 
 
 def load_digits(test_size=0.25, seed=0):
-    """:func:`coursepkg.data.load_digits` as tensors: float32 ``X``, int64 ``y``.
+    """:func:`coursepkg.numpy.load_digits` as tensors: float32 ``X``, int64 ``y``.
 
+    Parameters
+    ----------
+    test_size : float, optional
+        Fraction of each class held out for testing, in :math:`(0, 1)`.
+    seed : int, optional
+        Seed of the split: the same split as the NumPy face's.
+
+    Returns
+    -------
+    coursepkg.data.DigitsSplit
+        ``(X_train, X_test, y_train, y_test)`` as tensors.
+
+    Examples
+    --------
     >>> from coursepkg import torch as ctorch
     >>> data = ctorch.load_digits()
     >>> data.X_train.dtype, data.y_train.dtype, tuple(data.X_test.shape)
@@ -187,8 +201,20 @@ def load_digits(test_size=0.25, seed=0):
 
 
 def make_blobs(n_per_class=100, centers=3, std=1.0, seed=0):
-    """:func:`coursepkg.data.make_blobs` as tensors: float32 ``X``, int64 ``y``.
+    """:func:`coursepkg.numpy.make_blobs` as tensors: float32 ``X``, int64 ``y``.
 
+    Parameters
+    ----------
+    n_per_class, centers, std, seed
+        As for :func:`coursepkg.numpy.make_blobs`: the same points.
+
+    Returns
+    -------
+    X : Tensor of float32, shape (K * n_per_class, D)
+    y : Tensor of int64, shape (K * n_per_class,)
+
+    Examples
+    --------
     >>> from coursepkg import torch as ctorch
     >>> X, y = ctorch.make_blobs(n_per_class=5, seed=0)
     >>> X.dtype, y.dtype, tuple(X.shape)

@@ -23,56 +23,50 @@ import os
 import platform
 
 
-def _numpy_dispatch() -> tuple[list[str], list[str]]:
-    """NumPy's dispatch targets this CPU supports: (all, the AVX-512 ones)."""
+def _numpy_dispatch() -> tuple[list[str], list[str], bool]:
+    """NumPy's dispatch targets this CPU supports: (all, the AVX-512 or SVE
+    ones, whether the CPU has AVX2)."""
     from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
     have = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
     wide = [f for f in have if f.startswith("AVX512") or f in ("X86_V4", "SVE")]
-    return have, wide
+    return have, wide, bool(__cpu_features__.get("AVX2"))
 
 
 def configurations() -> dict[str, dict[str, str]]:
     """Environment overrides, by name, of each emulated machine."""
-    have, wide = _numpy_dispatch()
-    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    have, wide, avx2 = _numpy_dispatch()
     one_thread = {
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "COURSEPKG_THREADS": "1",
     }
-    if x86:
-        narrower = {
-            # NumPy: no AVX-512 loops (an AVX2 machine)
-            "NPY_DISABLE_CPU_FEATURES": " ".join(wide),
-            "ATEN_CPU_CAPABILITY": "avx2",
-            "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-            "MKL_CBWR": "AVX2",
-            "ONEDNN_MAX_CPU_ISA": "AVX2",
-            "OPENBLAS_CORETYPE": "Haswell",
-        }
-        baseline = {
-            # NumPy's baseline only; torch's scalar (non-vectorised) kernels
-            "NPY_DISABLE_CPU_FEATURES": " ".join(have),
+    # NumPy without its widest loops (AVX-512 on x86, SVE on ARM) ...
+    narrower = {"NPY_DISABLE_CPU_FEATURES": " ".join(wide)}
+    # ... and with its baseline only
+    baseline = {"NPY_DISABLE_CPU_FEATURES": " ".join(have)}
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        if avx2:  # an AVX2 machine (on an older CPU, asking for AVX2 would crash)
+            narrower.update({
+                "ATEN_CPU_CAPABILITY": "avx2",
+                "MKL_ENABLE_INSTRUCTIONS": "AVX2", "MKL_CBWR": "AVX2",
+                "ONEDNN_MAX_CPU_ISA": "AVX2",
+                "OPENBLAS_CORETYPE": "Haswell",
+            })
+        baseline.update({  # torch's scalar (non-vectorised) kernels, SSE4.2 BLAS
             "ATEN_CPU_CAPABILITY": "default",
-            "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
-            "MKL_CBWR": "SSE4_2",
+            "MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "MKL_CBWR": "SSE4_2",
             "ONEDNN_MAX_CPU_ISA": "SSE41",
             "OPENBLAS_CORETYPE": "Nehalem",
-        }
-    else:  # ARM: no SVE, then NEON baseline only
-        narrower = {"NPY_DISABLE_CPU_FEATURES": " ".join(wide),
-                    "ATEN_CPU_CAPABILITY": "default"}
-        baseline = {"NPY_DISABLE_CPU_FEATURES": " ".join(have),
-                    "ATEN_CPU_CAPABILITY": "default",
-                    "OPENBLAS_CORETYPE": "ARMV8"}
+        })
+    else:  # ARM
+        narrower["ATEN_CPU_CAPABILITY"] = "default"
+        baseline.update({"ATEN_CPU_CAPABILITY": "default", "OPENBLAS_CORETYPE": "ARMV8"})
     configs = {"narrower-simd": narrower, "baseline-simd": baseline,
                "one-thread": one_thread}
-    # NumPy refuses an empty NPY_DISABLE_CPU_FEATURES no more than a missing
-    # one, but keep the environment minimal
-    for env in configs.values():
-        if not env.get("NPY_DISABLE_CPU_FEATURES", "x"):
+    for env in configs.values():  # nothing to disable: leave NumPy alone
+        if env.get("NPY_DISABLE_CPU_FEATURES") == "":
             del env["NPY_DISABLE_CPU_FEATURES"]
     return configs
 

@@ -84,7 +84,7 @@ def test_the_wheel_has_its_data_and_extras_and_no_hidden_test(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         texts = {n: archive.read(n).decode() for n in names}
-    assert "coursepkg/grading/pytest.ini" in names
+    assert "coursepkg/grading/grading.ini" in names
     assert "coursepkg/grading/_runner.py" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not [n for n in names if "/checks/" in n or n.startswith("exercises")]

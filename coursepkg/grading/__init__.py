@@ -11,9 +11,14 @@ The package is split along its trust boundary:
   :mod:`~coursepkg.grading.intake`, :mod:`~coursepkg.grading.grade`,
   :mod:`~coursepkg.grading.batch`, :mod:`~coursepkg.grading.gradescope`,
   :mod:`~coursepkg.grading.selfcheck` (a student's ``check``);
+- the wall: :mod:`~coursepkg.grading.wall` starts each child in a
+  bubblewrap sandbox (namespaces, an allow-list view of the file system, a
+  dedicated uid, seccomp) and tears it down; its docstring is the threat
+  model;
 - untrusted side: :mod:`~coursepkg.grading._runner`, whose *source text* is
-  run by a fresh ``python -I -S`` child next to the student's file.  It
-  imports only the standard library and NumPy, never this package.
+  run by a fresh ``python -I -S`` child inside the wall, next to the
+  student's file.  It imports only the standard library and NumPy, never
+  this package.
 
 Importing any of these modules runs nothing.
 """

@@ -28,6 +28,7 @@ from .contract import Contract, load
 from .grade import grade
 from .intake import collect
 from .sandbox import Limits
+from .wall import find_wall
 
 GRADER_ERROR = "grader_error"
 HASH = "submission_sha256"
@@ -129,6 +130,7 @@ def grade_batch(directory, gradebook, limits: Limits | None = None, book_url: st
     contract = contract or load()
     modules = contract.select(modules)
     folders = students(directory)
+    find_wall((limits or Limits()).sandbox)  # no wall here: say so once, not once per student
     gradebook = Path(gradebook)
     gradebook.parent.mkdir(parents=True, exist_ok=True)
     out = results_dir(gradebook)

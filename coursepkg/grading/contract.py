@@ -175,6 +175,10 @@ def load(checks_dir=None, source_dir=None) -> Contract:
     if source_dir is None:
         return contract
     source_dir = Path(source_dir)
+    for path in sorted(source_dir.glob("ex*.py")):
+        if path.stem not in contract.exercises and solution_functions(path.read_text(), str(path)):
+            raise ValueError(f"checks: {path} holds solutions but {contract.checks_dir} has no "
+                             f"{path.name} grading them")
     for module, functions in contract.exercises.items():
         path = source_dir / f"{module}.py"
         if not path.is_file():

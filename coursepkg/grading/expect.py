@@ -305,7 +305,7 @@ def diagnose(actual, expected, dtype, rtol: float, atol: float, what: str) -> Mi
     ...              1e-7, 1e-10, "p")
     >>> print(m)
     p: 1 of 2 entries wrong; the worst, at index (1,): expected 0.3, got 0.25
-    max abs error 0.05, max rel error 0.167 (allowed: rtol 1e-07, atol 1e-10)
+    max abs error 0.05, max rel error 0.167 (allowed: rtol 1e-07, atol 1e-10); your result is float64
     expected [0.5 0.3]
     got      [0.5  0.25]
     >>> m.public
@@ -337,6 +337,8 @@ def diagnose(actual, expected, dtype, rtol: float, atol: float, what: str) -> Mi
         note = _narrow_float_note(np.dtype(dtype), rel_err, bool(special.any()), rtol)
         lines.append(note)
         public.append(note)
+    else:
+        lines[-1] += f"; your result is {np.dtype(dtype).name}"
     if a.ndim and a.size > 1:
         lines.append(_show(e, "expected "))
         lines.append(_show(a, "got      "))
@@ -412,6 +414,12 @@ def has_nan(actual) -> bool:
 def has_nonfinite(actual) -> bool:
     """Predicate for ``mistakes``: some entry is NaN or infinite."""
     return not bool(np.isfinite(np.asarray(actual, dtype=np.float64)).all())
+
+
+#: for a test whose labels leave out some classes
+CLASSES_HINT = ("note: the labels of this test leave out some classes: take the number "
+                "of classes from num_classes or from the shape of the logits or weights, "
+                "not from the labels")
 
 
 @contextmanager

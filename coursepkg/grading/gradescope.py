@@ -33,7 +33,7 @@ fi
 /autograder/venv/bin/pip install --quiet {pins}
 # the grader's wall around student code (README, "Threat model and its limits")
 apt-get update
-apt-get install -y bubblewrap util-linux procps
+apt-get install -y bubblewrap util-linux
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -66,13 +66,17 @@ def pins() -> list[str]:
     >>> pins()[0].startswith("numpy==")
     True
     """
-    return [f"{name}=={metadata.version(name)}" for name in PINNED]
+    try:
+        return [f"{name}=={metadata.version(name)}" for name in PINNED]
+    except metadata.PackageNotFoundError as error:
+        raise ValueError(f"the bundle pins the grader's packages as installed here, and {error.name} "
+                         "is not installed: pip install 'coursepkg[grader]'") from None
 
 
 def package_files() -> list[Path]:
-    """The package's files to ship: Python sources and the grading ``pytest.ini``."""
+    """The package's files to ship: Python sources and the grading run's ``grading.ini``."""
     files = [p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-             and (p.suffix == ".py" or p.name == "pytest.ini")]
+             and (p.suffix == ".py" or p.name == "grading.ini")]
     return sorted(files)
 
 

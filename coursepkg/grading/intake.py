@@ -37,6 +37,8 @@ _NAME = re.compile(
 SKIPPED_DIRS = {"__pycache__", "__MACOSX", "checks", ".ipynb_checkpoints"}
 MAX_DEPTH = 4
 MAX_FILES = 500
+#: an exercise file larger than this is not graded (nor read, nor copied)
+MAX_BYTES = 2**20
 
 HOW_TO_SUBMIT = (
     "Submit your exercise files as plain Python files named like the starter "
@@ -158,7 +160,9 @@ def collect(submission, modules, known=()) -> Intake:
         module = exercise_name(path.name, modules)
         if module is None and exercise_name(path.name, others_known) is None:
             others.append(path)
-        else:
+        elif module is not None and path.stat().st_size > MAX_BYTES:
+            intake.unused.append((path, f"larger than {MAX_BYTES // 2**20} MiB"))
+        elif module is not None:
             candidates.setdefault(module, []).append(path)
     for module in modules:
         ranked = sorted(candidates.get(module, []), key=lambda p: _rank(p, intake.root))

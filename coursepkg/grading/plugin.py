@@ -27,7 +27,9 @@ import pytest
 from .expect import Mismatch, Mistake, describe_mistake
 from .sandbox import StudentError, Submission
 
-PYTEST_INI = Path(__file__).with_name("pytest.ini")
+# not named pytest.ini: pytest would take it as the configuration of any run
+# given files of this folder (coursepkg/grading/*.py doctests)
+PYTEST_INI = Path(__file__).with_name("grading.ini")
 SESSION = pytest.StashKey["GradingSession"]()
 VISIBILITIES = ("visible", "hidden")
 #: Gradescope visibilities a hidden test may be given in results.json

@@ -230,10 +230,14 @@ class _Child:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - closed the pipe but lives on
             return "the process closed the grader's channel"
-        if self.cell.wall.level != "none" and code > 128:  # bwrap: 128 + signal
+        if self.cell.wall.bwrap and 128 < code <= 128 + 64:  # bwrap exits 128 + the signal
             code = 128 - code
         if code < 0:
-            return f"the process was killed by signal {signal.Signals(-code).name} (memory or CPU limit?)"
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            return f"the process was killed by signal {name} (memory or CPU limit?)"
         return f"the process exited with code {code} (sys.exit, os._exit or similar)"
 
     def _expect(self, token: str, timeout: float) -> str:

@@ -16,7 +16,9 @@ It runs the same grading tests, through the same child processes, as
 examples of the functions' docstrings in a child process.  Only the visible
 tests count here: the score a submission gets comes from the grader, hidden
 tests included.  It needs the student package (``coursepkg[grader]``), not
-the course repository.
+the course repository.  The docstring examples run in a plain child process,
+without the grader's wall: ``check`` is for one's own files, not for
+grading others'.
 """
 
 from __future__ import annotations
@@ -145,7 +147,8 @@ def check(target: str | None = None, folder=".", *, checks=None, limits: Limits 
     checks : path, optional
         The visible tests (default: ``folder/checks``, written by release).
     limits : Limits, optional
-        Timeouts of the child processes.
+        Timeouts of the child processes (default: no sandbox, the
+        student's own code on their own machine).
     examples_timeout : float
         Seconds for one module's docstring examples.
     show : bool
@@ -173,6 +176,9 @@ def check(target: str | None = None, folder=".", *, checks=None, limits: Limits 
         intake = collect(folder, modules, contract.exercises)
     report = CheckReport(intake=intake.report())
     with tempfile.TemporaryDirectory(prefix="coursepkg-check-") as staged:
+        # the student's own code on the student's own machine: no wall against itself
+        # (bubblewrap may not even exist there), unless the caller asks for one
+        limits = limits or Limits(sandbox="none")
         with Submission(intake.stage(staged), modules, limits, contract) as submission:
             tests = run_checks(submission, modules)
     report.tests = [t for t in tests if t.visibility == "visible"

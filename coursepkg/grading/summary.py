@@ -113,8 +113,9 @@ def render(report, verbose: bool = False) -> str:
     errors = [t.name for t in report.tests if getattr(t, "grader_error", False)]
     if errors:
         lines += [""] + textwrap.wrap(
-            f"grader errors in {len(errors)} tests (their points are not the student's "
-            f"fault; tell the instructor): " + "; ".join(errors), WIDTH,
+            f"grader error in {len(errors)} test{'s' if len(errors) > 1 else ''} (the "
+            f"lost points are not the student's fault; tell the instructor): "
+            + "; ".join(errors), WIDTH,
             break_long_words=False, break_on_hyphens=False)
     return "\n".join(lines)
 

@@ -42,6 +42,10 @@ The wall that holds this is the kernel's, built with bubblewrap
   every process of the namespace (daemons, double forks and ``setsid``
   escapees included) before the grader goes on; ``--die-with-parent``
   kills it if the grader dies first;
+- **a seccomp filter** (x86-64) refusing system calls a child never needs
+  and that widen the kernel's surface or reach past the namespaces: kernel
+  keyrings, ``ptrace``, BPF, ``perf_event_open``, ``userfaultfd``,
+  ``io_uring``, modules, mounts, new user namespaces, ``setns``;
 - **limits** the runner sets as hard limits before the student's code
   runs (address space, CPU seconds, file size, no core files, processes),
   which an unprivileged process cannot raise again, plus the trusted side's
@@ -53,7 +57,9 @@ into a folder no child ever sees.
 Out of scope: kernel exploits (the namespaces are the kernel's), hardware
 side channels, and anything the grader's own machine lets every local
 process do.  The inputs of hidden tests necessarily reach the student's
-code.
+code.  There is no cgroup: memory is bounded per process, the working
+folder per file.  Landlock is not used: the mount namespace's allow-list
+already keeps out every path a Landlock rule set would.
 
 Levels, strongest first (reported as ``isolation`` in the results):
 ``namespaces+uid`` (root), ``user-namespaces`` (an ordinary user); then two
@@ -75,6 +81,7 @@ import os
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -119,9 +126,10 @@ class Wall:
         """
         return {
             "namespaces+uid": "namespaces+uid: bubblewrap sandbox (PID, network, mount, IPC "
-                              "namespaces) as a dedicated unprivileged uid",
+                              "namespaces, seccomp on x86-64) as a dedicated unprivileged uid",
             "user-namespaces": "user-namespaces: bubblewrap sandbox in an unprivileged user "
-                               "namespace (PID, network, mount, IPC namespaces)",
+                               "namespace (PID, network, mount, IPC namespaces, seccomp on "
+                               "x86-64)",
             "uid": "uid: a dedicated unprivileged uid, no namespaces (--sandbox container "
                    "or uid): the network and world-readable files stay reachable",
             "none": "none: student code runs unconfined, as the grader's user (--sandbox none)",
@@ -253,6 +261,53 @@ def system_view(extra_ro=(), hide=()) -> list[str]:
     return args
 
 
+# -- a seccomp filter (x86-64): system calls a grading child never needs, refused with
+# EPERM: kernel keyrings (not namespaced: an ordinary user's keys would be in reach),
+# ptrace and cross-process memory, BPF, perf, userfaultfd, io_uring, modules, kexec,
+# mounts, namespaces (a new user namespace, setns), and a few administrative calls.
+# clone3 gets ENOSYS (its flags are out of a filter's reach; the C library falls back
+# to clone, whose flags are checked).  Other architectures get no filter.
+AUDIT_ARCH_X86_64 = 0xC000003E
+DENIED_SYSCALLS_X86_64 = {
+    "keyctl": 250, "add_key": 248, "request_key": 249, "ptrace": 101, "bpf": 321,
+    "perf_event_open": 298, "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
+    "io_uring_register": 427, "kexec_load": 246, "kexec_file_load": 320, "init_module": 175,
+    "finit_module": 313, "delete_module": 176, "mount": 165, "umount2": 166, "pivot_root": 155,
+    "move_mount": 429, "open_tree": 428, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+    "fspick": 433, "mount_setattr": 442, "setns": 308, "acct": 163, "swapon": 167,
+    "swapoff": 168, "reboot": 169, "syslog": 103, "quotactl": 179, "process_vm_readv": 310,
+    "process_vm_writev": 311, "kcmp": 312, "open_by_handle_at": 304, "name_to_handle_at": 303,
+    "vhangup": 153, "iopl": 172, "ioperm": 173, "lookup_dcookie": 212,
+}
+CLONE_NEWUSER = 0x10000000
+_CLONE, _UNSHARE, _CLONE3 = 56, 272, 435
+
+
+def seccomp_program(machine: str | None = None) -> bytes | None:
+    """The filter as classic BPF (``struct sock_filter[]``), or None off x86-64.
+
+    >>> len(seccomp_program("x86_64")) % 8, seccomp_program("riscv64")
+    (0, None)
+    """
+    if (machine or os.uname().machine) != "x86_64":
+        return None
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    code = [(ld, "", "", 4), (jeq, 1, 0, AUDIT_ARCH_X86_64), (ret, 0, 0, 0x80000000),
+            (ld, "", "", 0), (jge, "eperm", 0, 0x40000000)]  # x32 system calls
+    code += [(jeq, "eperm", 0, nr) for nr in sorted(DENIED_SYSCALLS_X86_64.values())]
+    code += [(jeq, "enosys", 0, _CLONE3), (jeq, "flags", 0, _CLONE), (jeq, "flags", 0, _UNSHARE),
+             (ret, 0, 0, allow)]
+    labels = {"flags": len(code), "enosys": len(code) + 3, "eperm": len(code) + 4}
+    code += [(ld, "", "", 16), (jset, "eperm", 0, CLONE_NEWUSER), (ret, 0, 0, allow),
+             (ret, 0, 0, enosys), (ret, 0, 0, eperm)]
+    out = bytearray()
+    for i, (op, jt, jf, k) in enumerate(code):
+        jt, jf = (labels[j] - i - 1 if isinstance(j, str) and j else j or 0 for j in (jt, jf))
+        out += struct.pack("=HBBI", op, jt, jf, k)
+    return bytes(out)
+
+
 def _setpriv(uid: int) -> list[str]:
     """Become ``uid`` (and gid), no groups, no capabilities, ``no_new_privs``."""
     return [shutil.which("setpriv", path="/usr/bin:/bin") or "setpriv", f"--reuid={uid}",
@@ -282,9 +337,9 @@ def kill_uid(uid: int, timeout: float = 10.0) -> None:
     """
     deadline = time.monotonic() + timeout
     while processes_of(uid) and time.monotonic() < deadline:
-        subprocess.run([*_setpriv(uid), shutil.which("kill", path="/usr/bin:/bin") or "kill",
-                        "-9", "-1"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        subprocess.run([*_setpriv(uid), python_executable(), "-I", "-S", "-c",
+                        "import os, signal; os.kill(-1, signal.SIGKILL)"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         time.sleep(0.01)
 
 
@@ -339,6 +394,7 @@ class Cell:
         else:
             err_read, err_write = None, subprocess.DEVNULL
         info_read = info_write = None
+        extra_fds: list[int] = []  # ours, closed here once the child has them
         if wall.level in ("none", "uid"):
             command, cwd = list(argv), folders[workdir][0] if workdir else None
             if self.uid is not None:
@@ -356,18 +412,29 @@ class Cell:
                 command += ["--bind" if writable else "--ro-bind", host, self.inside(name)]
             if workdir:
                 command += ["--chdir", self.inside(workdir)]
+            # bwrap's own tmpfs (the new root, /dev) belong to the child in a user namespace:
+            # read-only, or it could fill memory there, past its address-space limit
+            command += ["--remount-ro", "/dev", "--remount-ro", "/"]
+            program = seccomp_program()
+            if program is not None:
+                seccomp_read, seccomp_write = os.pipe()
+                os.write(seccomp_write, program)  # a few hundred bytes: the pipe holds them
+                os.close(seccomp_write)
+                command += ["--seccomp", str(seccomp_read)]
+                extra_fds.append(seccomp_read)
             if self.uid is None:
                 command += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--"]
             else:
                 command += ["--", *_setpriv(self.uid)]
             command += argv
-        fds = tuple(pass_fds) + ((info_write,) if info_write is not None else ())
+            extra_fds.append(info_write)
+        fds = tuple(pass_fds) + tuple(extra_fds)
         try:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err_write,
                 env=env, pass_fds=fds, start_new_session=True, cwd=cwd)
         finally:
-            for fd in (info_write, err_write if capture_stderr else None):
+            for fd in [*extra_fds, err_write if capture_stderr else None]:
                 if fd is not None:
                     os.close(fd)
         self._err = err_read

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from coursepkg.grading.expect import Mistake, expect_close, unpack
+from coursepkg.grading.expect import CLASSES_HINT, Mistake, expect_close, hint_if_raises, unpack
 
 
 def _gradient_descent(X, y, k, lr, steps, scale=1.0):
@@ -29,7 +29,7 @@ def _problem(seed, n=12, d=3, k=4):
 
 # --------------------------------------------------------------- nll_loss
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 @pytest.mark.visibility("visible")
 def test_nll_small(nll_loss):
     """the mean of -log p[n, y_n] on a 2-sample batch"""
@@ -48,6 +48,17 @@ def test_nll_picks_labels(nll_loss):
     total = -(math.log(0.5) + math.log(0.6) + math.log(0.25) + math.log(0.8))
     expect_close(nll_loss(np.log(probs), y), total / 4, what="nll_loss",
                  mistakes={"sum-not-mean": total})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_nll_classes_missing_from_labels(nll_loss):
+    """4 classes, labels [3, 3, 0]: the classes come from the columns"""
+    probs = np.array([[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1]])
+    total = -(math.log(0.4) + math.log(0.25) + math.log(0.7))
+    with hint_if_raises(CLASSES_HINT):
+        result = nll_loss(np.log(probs), np.array([3, 3, 0]))
+    expect_close(result, total / 3, what="nll_loss", mistakes={"sum-not-mean": total})
 
 
 @pytest.mark.points(2)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import special
 
-from coursepkg.grading.expect import expect_close, has_nan, has_nonfinite
+from coursepkg.grading.expect import (CLASSES_HINT, expect_close, has_nan, has_nonfinite,
+                                     hint_if_raises)
 
 
 def _has_neg_inf(actual):
@@ -127,7 +128,7 @@ def test_log_softmax_huge_batch(log_softmax):
 
 # ---------------------------------------------- cross_entropy_from_logits
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.visibility("visible")
 def test_ce_small(cross_entropy_from_logits):
     """the mean of logsumexp(z_n) - z_n[y_n] on a 2-sample batch"""
@@ -160,6 +161,19 @@ def test_ce_rows_of_different_scales(cross_entropy_from_logits):
                  what="cross_entropy_from_logits([[0, 1, 2], [1000, 1001, 1002]], [0, 2])",
                  mistakes={"global-max": global_max, "ce-from-logits": has_nonfinite,
                            "sum-not-mean": 2 * expected})
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("visible")
+def test_ce_classes_missing_from_labels(cross_entropy_from_logits):
+    """4 classes, labels [0, 1, 1]: the classes come from the logits"""
+    logits = np.array([[0.5, 0.0, -1.0, 2.0], [1.0, 1.0, 0.0, 0.0], [-2.0, 0.3, 0.1, 0.0]])
+    y = np.array([0, 1, 1])
+    expected = np.mean(special.logsumexp(logits, axis=1) - logits[np.arange(3), y])
+    with hint_if_raises(CLASSES_HINT):
+        result = cross_entropy_from_logits(logits, y)
+    expect_close(result, expected, what="cross_entropy_from_logits",
+                 mistakes={"sum-not-mean": 3 * expected})
 
 
 @pytest.mark.points(2)

@@ -143,13 +143,16 @@ def test_broken_grading_test_definitions_are_reported(tmp_path):
             plugin.run_checks(submission, ["ex1_softmax"])
 
 
-def test_gradescope_bundle_runs_end_to_end(tmp_path):
+def test_gradescope_bundle_runs_end_to_end(tmp_path, capsys):
+    assert cli.main(["gradescope", "--out", str(tmp_path / "cli.zip"),
+                     "--checks", str(EXERCISES / "checks")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cli.zip")
     bundle = build_bundle(tmp_path / "autograder.zip", call_timeout=2.0,
                           book_url="https://example.org/")
     with zipfile.ZipFile(bundle) as archive:
         names = archive.namelist()
         assert "setup.sh" in names and "run_autograder" in names
-        assert "coursepkg/grading/pytest.ini" in names
+        assert "coursepkg/grading/grading.ini" in names
         assert "checks/ex3_mle.py" in names
         assert not any(name.startswith("exercises") for name in names)
         texts = {n: archive.read(n).decode() for n in names}
@@ -198,3 +201,12 @@ def test_ctrl_c_stops_the_batch_and_a_rerun_resumes(tmp_path, monkeypatch, capsy
     result = grade_batch(classroom, gradebook, limits=FAST, progress=False)
     assert [row["score"] for row in result.rows] == [100, 100, 100]
     assert (result.unchanged, result.graded) == (["ann"], ["ben", "cid"])
+
+
+def test_gradescope_names_the_extra_it_needs(tmp_path, monkeypatch, capsys):
+    from coursepkg.grading import gradescope
+
+    monkeypatch.setattr(gradescope, "PINNED", ("numpy", "no-such-package-here"))
+    assert cli.main(["gradescope", "--out", str(tmp_path / "a.zip")]) == 2
+    assert "no-such-package-here is not installed: pip install 'coursepkg[grader]'" \
+        in capsys.readouterr().err

@@ -113,7 +113,7 @@ def test_a_grading_test_that_breaks_is_a_grader_error(tmp_path):
     assert [t.grader_error for t in report.tests] == [False, True]
     assert report.tests[1].output.startswith("grader error (TypeError)")
     assert exit_status(report) == GRADER_ERRORS
-    assert "grader errors in 1 tests" in render(report)
+    assert "grader error in 1 test (the lost points" in render(report)
     report.tests.pop()
     assert exit_status(report) == GRADED
 
@@ -123,8 +123,8 @@ def test_cli_grade_exit_status_says_whether_grading_worked(tmp_path, capsys, mon
     from coursepkg.grading import grade as grade_module
 
     results = tmp_path / "results.json"
-    assert cli.main(["grade", str(EXERCISES), "--modules", "ex1_softmax", "-v", "--json",
-                     str(results), "--hidden-visibility", "after_due_date"]) == GRADED
+    assert cli.main(["grade", str(EXERCISES), "-v", "--json", str(results),
+                     "--hidden-visibility", "after_due_date"]) == GRADED
     out = capsys.readouterr().out
     assert all(len(line) <= 80 for line in out.splitlines())
     assert re.search(r"PASS 3/3 ex1_softmax\.softmax: a 3-D batch [^:]*\(hidden\)",
@@ -134,7 +134,7 @@ def test_cli_grade_exit_status_says_whether_grading_worked(tmp_path, capsys, mon
 
     assert cli.main(["grade", str(EXERCISES), "--modules", "ex1_softmax",
                      "--checks", str(_checks(tmp_path, broken=BROKEN))]) == GRADER_ERRORS
-    assert "grader errors in 1 tests" in capsys.readouterr().out
+    assert "grader error in 1 test (the lost points" in capsys.readouterr().out
 
     def fails(*args, **kwargs):
         raise RuntimeError("the grading tests could not run")

@@ -213,3 +213,11 @@ def test_check_examples_that_hang_or_end_the_process(starter):
     (starter / "ex1_softmax.py").write_text(exiting)
     report = check("softmax", starter, limits=FAST, show=False)
     assert report.examples[0].failure.startswith("the examples stopped the process")
+
+
+def test_a_huge_exercise_file_is_not_read(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "ex1_softmax.py").write_text("x = 1\n" * 200_000)  # 1.2 MB
+    found = collect(tmp_path / "s", MODULES)
+    assert found.found == {}
+    assert "ex1_softmax.py (larger than 1 MiB)" in found.report()

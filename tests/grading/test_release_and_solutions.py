@@ -151,6 +151,11 @@ def test_a_new_graded_function_is_its_source_and_its_checks(tmp_path):
     _assignment(tmp_path, DEMO_SOURCE, DEMO_CHECKS.replace("(half)", "(quarter)"))
     with pytest.raises(ValueError, match="does not define quarter, which .*grades"):
         contract.load(source / "checks", source)
+    # a new module with solutions but no checks file is refused, not skipped
+    _assignment(tmp_path, DEMO_SOURCE, DEMO_CHECKS)
+    (source / "ex8_new.py").write_text(DEMO_SOURCE)
+    with pytest.raises(ValueError, match="ex8_new.py holds solutions but .* has no ex8_new.py"):
+        release(source, tmp_path / "out")
 
 
 def test_contract_errors_name_what_is_wrong(tmp_path):
@@ -208,3 +213,15 @@ def test_test_names_begin_with_module_function(stubs):
         module_function, _, description = test.name.partition(": ")
         module, function = module_function.split(".")
         assert module == "ex2_information" and function in CONTRACT[module] and description
+
+
+def test_visible_checks_drop_what_only_hidden_tests_use():
+    text = ("import pytest\n"
+            "LIMIT: int = 3\n"
+            "a, b = 1, 2\n"
+            "class _Case:\n    pass\n"
+            "@pytest.mark.visibility('visible')\ndef test_a(f):\n    assert f(a) == b\n"
+            "@pytest.mark.visibility('hidden')\ndef test_b(f):\n    assert f(LIMIT, _Case())\n")
+    shown = visible_checks(text)
+    assert "LIMIT" not in shown and "_Case" not in shown and "test_b" not in shown
+    assert "a, b = 1, 2" in shown and "def test_a(f):" in shown

@@ -2,9 +2,12 @@
 the child), and the trusted loader's refusals."""
 
 import ast
+import errno
 import io
 import os
+import subprocess
 import sys
+import time
 
 from pathlib import Path
 
@@ -227,6 +230,11 @@ import numpy as np
 import socket
 
 
+def errno_of(number, *args):
+    """The errno of a raw system call (0 if it succeeded)."""
+    return 0 if _libc.syscall(number, *args) != -1 else _ctypes.get_errno()
+
+
 def softmax(z):
     status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
     pids = [p for p in _os.listdir("/proc") if p.isdigit()]
@@ -238,6 +246,10 @@ def softmax(z):
         any(_os.path.exists(f"{REPO}/{name}") for name in ("exercises", "coursepkg")),
         len(socket.if_nameindex()),
         _os.access("/usr", _os.W_OK),
+        errno_of(250, 0, 0),            # keyctl: the kernel keyrings are not namespaced
+        errno_of(101, 0, 0, 0, 0),      # ptrace(PTRACE_TRACEME)
+        errno_of(272, 0x10000000),      # unshare(CLONE_NEWUSER)
+        errno_of(435, 0, 0),            # clone3
     ])
 '''
 
@@ -249,7 +261,7 @@ def inspect(tmp_path, sandbox):
         facts = submission.function("softmax")(np.zeros(2))
         return submission.isolation, dict(zip(
             ["uid", "no_new_privs", "capabilities", "processes", "repository", "interfaces",
-             "usr_writable"], facts.tolist()))
+             "usr_writable", "keyctl", "ptrace", "new_user_namespace", "clone3"], facts.tolist()))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root levels need root (CI runs as root)")
@@ -259,8 +271,12 @@ def test_inside_the_wall_as_root(tmp_path):
     assert facts.pop("uid") >= wall.UID_BASE
     # no privilege, bubblewrap's PID 1 and this process only, no repository (only the
     # empty folders on the way to NumPy), loopback only, /usr read-only
-    assert facts == {"no_new_privs": 1, "capabilities": 0, "processes": 2, "repository": 0,
-                     "interfaces": 1, "usr_writable": 0}
+    expected = {"no_new_privs": 1, "capabilities": 0, "processes": 2, "repository": 0,
+                "interfaces": 1, "usr_writable": 0}
+    if wall.seccomp_program() is not None:  # x86-64: the seccomp filter refuses these
+        expected.update(keyctl=errno.EPERM, ptrace=errno.EPERM, new_user_namespace=errno.EPERM,
+                        clone3=errno.ENOSYS)
+    assert {k: v for k, v in facts.items() if k in expected} == expected
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root levels need root (CI runs as root)")
@@ -269,6 +285,7 @@ def test_the_uid_level_and_no_wall(tmp_path):
     assert isolation == "uid" and facts["uid"] >= wall.UID_BASE
     assert (facts["no_new_privs"], facts["capabilities"], facts["usr_writable"]) == (1, 0, 0)
     assert facts["processes"] > 2  # no PID namespace: the machine's processes show
+    assert facts["ptrace"] == 0 and facts["new_user_namespace"] == 0  # and no seccomp filter
     isolation, facts = inspect(tmp_path, "none")
     assert isolation == "none" and facts["uid"] == os.geteuid() and facts["repository"] == 1
 
@@ -300,3 +317,64 @@ def test_a_broken_bubblewrap_is_refused(monkeypatch):
     monkeypatch.setattr(wall.shutil, "which", lambda *args, **kwargs: "/bin/false")
     with pytest.raises(wall.WallUnavailable, match="cannot build a sandbox here .exit code 1."):
         wall.find_wall("auto")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root levels need root (CI runs as root)")
+def test_a_killed_grader_takes_its_sandboxes_with_it(tmp_path):
+    """The child swaps its stdin for a pipe of its own, so the grader's death
+    does not end it by end-of-file: only the wall's teardown does."""
+    (tmp_path / "ex1_softmax.py").write_text(
+        "import os\nr, w = os.pipe()\nos.dup2(r, 0)\n\ndef softmax(z):\n    return z\n")
+    grader = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from coursepkg.grading.sandbox import Submission\n"
+         "s = Submission(sys.argv[1], ['ex1_softmax'])\n"
+         "print(s._child('ex1_softmax').cell.uid, flush=True)\n"
+         "time.sleep(60)\n", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    uid = int(grader.stdout.readline())
+    assert wall.processes_of(uid)
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 10
+    while wall.processes_of(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not wall.processes_of(uid)
+
+
+@pytest.mark.parametrize("sandbox", ["auto", "none"])
+def test_how_the_child_ended_is_reported(tmp_path, sandbox):
+    """Through bubblewrap (which exits 128 + the signal) as without it."""
+    (tmp_path / "ex4_logsumexp.py").write_text(GUARD_OFF + (
+        "def logsumexp(z, axis=-1):\n    _os.kill(_os.getpid(), 9)\n\n"
+        "def log_softmax(z, axis=-1):\n    _os._exit(3)\n\n"
+        "def cross_entropy_from_logits(logits, y):\n    _os._exit(200)\n"))
+    with Submission(tmp_path, ["ex4_logsumexp"], Limits(sandbox=sandbox)) as submission:
+        for function, message, args in [
+                ("logsumexp", "killed by signal SIGKILL", (np.zeros(2),)),
+                ("log_softmax", "exited with code 3", (np.zeros(2),)),
+                ("cross_entropy_from_logits", "exited with code 200", (np.zeros((1, 2)), [0]))]:
+            with pytest.raises(StudentError, match=message):
+                submission.function(function)(*args)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching uids needs root")
+def test_kill_uid_reaches_processes_that_left_the_group():
+    uid = wall.UID_BASE + 2**26 - 1  # beyond what any grader's children use
+    started = [subprocess.Popen([*wall._setpriv(uid), "sleep", "60"], start_new_session=True)
+               for _ in range(3)]
+    assert len(wall.processes_of(uid)) == 3
+    wall.kill_uid(uid)
+    assert wall.processes_of(uid) == []
+    assert [p.wait() for p in started] == [-9, -9, -9]
+
+
+def test_grade_batch_refuses_once_without_a_wall(tmp_path, monkeypatch):
+    from coursepkg.grading.batch import grade_batch
+
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    monkeypatch.setattr(wall.shutil, "which", lambda *args, **kwargs: None)
+    with pytest.raises(wall.WallUnavailable, match="bubblewrap"):
+        grade_batch(tmp_path / "class", tmp_path / "out" / "gradebook.csv", progress=False)
+    assert not (tmp_path / "out").exists()
