@@ -40,7 +40,7 @@ clean:
 	rm -rf _build .coverage
 
 # Benchmarks (minutes on a 2-core machine): prints the ratio tables and
-# writes coursepkg/bench_results/results.json and .csv (chapter 7 reads them).
+# writes coursepkg/bench_results/results.json and .csv (the book's kernels appendix reads them).
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

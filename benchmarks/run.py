@@ -47,7 +47,8 @@ from coursepkg import numpy as cnp
 from coursepkg import softmax as teaching_sm
 from coursepkg import torch as ctorch
 
-# package data, so that chapter 7 reads it from an installed package too
+# package data, so that the book's kernels appendix reads it from an
+# installed package too
 # (coursepkg.data.benchmark_results)
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "coursepkg" / "bench_results"
 
@@ -377,7 +378,7 @@ def accuracy(shape, rows):
                                ulp(lsm(x)[top], exact[1][top]).max()),
                            logsumexp_ulp=float(ulp(lse(x), exact[2]).max()))
             rows.append(row)
-        # the torch face, in its own suite (chapter 7 tabulates "accuracy")
+        # the torch face, in its own suite (the kernels appendix tabulates "accuracy")
         t = torch.from_numpy(x)
         lsm = ctorch.log_softmax(t).numpy()
         rows.append(dict(

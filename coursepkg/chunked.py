@@ -328,7 +328,8 @@ def _denominator(prob: _Linear, dtype):
     return xp.sum(xp.astype(xp.take(prob.class_weight, prob.safe, axis=0), dtype) * vf)
 
 
-def _backward(prob: _Linear, lse, total, grad_output=1.0, needs=(True, True, True)):
+def _backward(prob: _Linear, lse, total, grad_output=1.0,
+              needs=(True, True, True)):
     r"""Gradients of the chunked loss, recomputing each chunk of logits.
 
     With :math:`s_n` the incoming gradient times the reduction's scale,
@@ -353,8 +354,8 @@ def _backward(prob: _Linear, lse, total, grad_output=1.0, needs=(True, True, Tru
     row = (scale * xp.astype(total, hidden.dtype))[:, None]
     grad_h = xp.zeros_like(hidden) if needs[0] else None
     grad_w = xp.zeros_like(weight) if needs[1] else None
-    grad_b = (xp.zeros((vocab,), dtype=hidden.dtype) if bias is not None and needs[2]
-              else None)
+    grad_b = (xp.zeros((vocab,), dtype=hidden.dtype)
+              if bias is not None and needs[2] else None)
     rows = xp.arange(n)
     if prob.kind == "index":
         pick = scale * prob.picked_weight()

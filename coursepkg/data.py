@@ -249,8 +249,9 @@ def benchmark_results() -> dict:
     """The results of the last full ``make bench`` run, as saved.
 
     ``benchmarks/run.py`` writes them into the package
-    (``coursepkg/bench_results/results.json``); chapter 7 reads them from
-    here, whether the package is the repository's or an installed wheel.
+    (``coursepkg/bench_results/results.json``); the book's kernels appendix
+    reads them from here, whether the package is the repository's or an
+    installed wheel.
 
     >>> from coursepkg.data import benchmark_results
     >>> sorted(benchmark_results())

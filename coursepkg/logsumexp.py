@@ -60,7 +60,8 @@ def max_shift(z):
         e = xp.exp(z - shift)
     positions = xp.arange(z.shape[-1], device=array_device(z))
     is_max = positions == idx
-    rest = xp.sum(xp.where(is_max, xp.zeros_like(e), e), axis=-1, keepdims=True)
+    rest = xp.sum(xp.where(is_max, xp.zeros_like(e), e), axis=-1,
+                  keepdims=True)
     return m, shift, e, rest
 
 

@@ -246,7 +246,8 @@ def _loss(prob: _Problem):
     if prob.kind == "index":
         valid, safe, w_y = _index_parts(prob)
         if prob.z.shape[-1] == 0 or math.prod(prob.z.shape) == 0:
-            lse = xp.zeros(safe.shape, dtype=prob.z.dtype, device=array_device(prob.z))
+            lse = xp.zeros(safe.shape, dtype=prob.z.dtype,
+                           device=array_device(prob.z))
         else:
             m, _, _, rest = max_shift(prob.z)
             # a +inf logit makes the row NaN, as in torch's log_softmax
@@ -259,7 +260,8 @@ def _loss(prob: _Problem):
             w = 1.0 if prob.weight is None else prob.weight
             smooth = -xp.sum(log_p * w, axis=-1)
             smooth = xp.where(valid, smooth, xp.zeros_like(smooth))
-            elementwise = (1.0 - eps) * elementwise + (eps / num_classes) * smooth
+            elementwise = ((1.0 - eps) * elementwise
+                           + (eps / num_classes) * smooth)
         denominator = xp.sum(w_y)
     else:
         log_p = log_softmax_last(prob.z)
@@ -293,7 +295,8 @@ def _grad(prob: _Problem, grad_output=1.0):
         t = ((1.0 - eps) * w_y)[..., None] * one_hot
         if eps > 0:
             w = (
-                xp.ones((num_classes,), dtype=prob.z.dtype, device=array_device(prob.z))
+                xp.ones((num_classes,), dtype=prob.z.dtype,
+                        device=array_device(prob.z))
                 if prob.weight is None
                 else prob.weight
             )

@@ -74,7 +74,8 @@ def log_softmax_last(z):
     # the right answer: the log-probability of that entry is -inf
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_norm = xp.where(
-            xp.isfinite(m), xp.log1p(rest), xp.log(xp.sum(e, axis=-1, keepdims=True))
+            xp.isfinite(m), xp.log1p(rest),
+            xp.log(xp.sum(e, axis=-1, keepdims=True)),
         )
         return plus_inf_rows_to_nan((z - shift) - log_norm, m)
 

@@ -205,3 +205,30 @@ def test_every_page_has_a_favicon_that_loads(visit, page):
     assert icons, f"{page}.html declares no favicon (browsers then request /favicon.ico: a 404)"
     for url in icons:
         assert tab.page.request.get(url).ok, f"favicon {url} of {page}.html does not load"
+
+
+# every image in a page's content, with its alt text (None when absent)
+IMAGE_ALTS_JS = """() => [...document.querySelectorAll('main img')].map(i => ({
+  src: i.getAttribute('src'), alt: i.getAttribute('alt'),
+}))"""
+
+
+def _without_alt(images):
+    return [i["src"] for i in images if not (i["alt"] or "").strip()]
+
+
+def test_every_content_image_has_alt_text(visit, page):
+    """A reader who cannot see a figure gets its alt text (MyST-NB's
+    ``mystnb.image.alt`` cell metadata, or a figure directive's ``:alt:``)."""
+    images = visit(page).tab.page.evaluate(IMAGE_ALTS_JS)
+    missing = _without_alt(images)
+    assert not missing, f"images without alt text on {page}.html: {missing}"
+
+
+def test_alt_text_check_catches_an_image_without_alt(open_tab):
+    """The check above fails on an image with no alt, or an empty one."""
+    tab = open_tab("search.html")  # any served page: a tab with the routing set up
+    tab.page.set_content(
+        "<main><img src='a.png'><img src='b.png' alt=' '>"
+        "<img src='c.png' alt='a bar chart'></main>")
+    assert _without_alt(tab.page.evaluate(IMAGE_ALTS_JS)) == ["a.png", "b.png"]
