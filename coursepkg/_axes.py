@@ -116,7 +116,7 @@ def scipy_logsumexp(one_axis):
     """The SciPy-style ``logsumexp`` around a one-axis ``one_axis(x, axis,
     keepdims)``: integer input, ``axis`` None or a tuple, 0-d input, and
     ``b=`` / ``return_sign=`` (through
-    :func:`coursepkg.logsumexp.signed_logsumexp_last`)."""
+    ``coursepkg.logsumexp.signed_logsumexp_last``)."""
     from .logsumexp import signed_logsumexp_last
 
     def logsumexp(x, axis=-1, keepdims=False, *, b=None, return_sign=False):

@@ -429,7 +429,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, bias=None, weight=Non
         Shape ``(V,)``.
     weight : array, optional
         Rescaling weight for each class, shape ``(V,)``, as in
-        :func:`~coursepkg.losses.cross_entropy_loss`.
+        :func:`cross_entropy_loss`.
     chunk_size : int, optional
         Classes per chunk; by default about 16 MiB of logits per chunk.
     ignore_index : int, optional

@@ -85,7 +85,7 @@ def logsumexp(x, axis=-1, keepdims=False):
         ``b``, ours is ``keepdims``): weights broadcast against ``x``;
         the result is ``log|sum(b * exp(x))|``, NaN where that sum is
         negative unless ``return_sign``
-        (:func:`signed_logsumexp_last`).
+        (``signed_logsumexp_last``).
     return_sign : bool, optional
         Faces only: return ``(log|s|, sign(s))`` as SciPy does.
 
