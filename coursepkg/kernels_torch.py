@@ -533,6 +533,14 @@ class LogSoftmaxFunction(torch.autograd.Function):
     operations.  Forward mode: :math:`\dot y = \dot x - \sum_j p_j \dot x_j`.
     Under :mod:`torch.func` transforms the forward is the teaching version
     (:func:`coursepkg.softmax.log_softmax_last`), whose operations all batch.
+
+    Speed: the float64 exponentials alone (about 1.2 ns an entry on the
+    2-core machine, once forward and once backward) take longer than torch's
+    fused float32 ``log_softmax`` forward and backward together; float32 at
+    (2048, 1000) ran 3.4x torch's forward time and 8x its forward +
+    backward (load 3).  A float32 ``exp`` would be as fast, but its rounding
+    (up to 1 ULP per term, and ``|x - m|`` times 2**-24 from rounding the
+    shift) puts the largest entry and the gradient outside 2 ULP.
     """
 
     generate_vmap_rule = True
