@@ -54,5 +54,6 @@ STUDENT ?= _build/student
 student:
 	rm -rf $(STUDENT) && mkdir -p $(STUDENT)
 	git archive --format=tar HEAD | tar -x -C $(STUDENT) \
-	    --exclude=exercises --exclude=tests/grading --exclude=tests/test_packaging.py
+	    --exclude=exercises --exclude=tests/grading --exclude=tests/test_packaging.py \
+	    --exclude=tests/test_book_solutions.py
 	$(BIN)/python -m coursepkg release --source exercises --out $(STUDENT)/starter >/dev/null
