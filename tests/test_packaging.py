@@ -257,7 +257,14 @@ def test_the_book_build_releases_the_starter_files(tmp_path):
     with zipfile.ZipFile(zip_path) as archive:
         assert "exercises/ex1_softmax.py" in archive.namelist()
     assert leaks(_texts(zip_path.parent)) == []
+    # the student side (make student): no instructor sources, their release in starter/
+    released = sorted(zipfile.ZipFile(zip_path).namelist())
+    shutil.copytree(tmp_path / "_build" / "starter" / "exercises", tmp_path / "starter")
     shutil.rmtree(tmp_path / "exercises")
+    student_zip = starter_files.write_starter(tmp_path)
+    assert sorted(zipfile.ZipFile(student_zip).namelist()) == released
+    assert leaks(_texts(student_zip.parent)) == []
+    shutil.rmtree(tmp_path / "starter")
     assert starter_files.write_starter(tmp_path) is None
 
 
