@@ -130,6 +130,12 @@ class GradingSession:
         self.book_url = book_url
         self.results: dict[str, TestResult] = {}
         self.order: list[str] = []
+        self.interrupted = False
+
+    def pytest_keyboard_interrupt(self, excinfo):
+        # pytest ends a run with collection errors by raising its own
+        # Interrupted (a KeyboardInterrupt), with the exit code of Ctrl-C
+        self.interrupted = not isinstance(excinfo.value, pytest.Session.Interrupted)
 
     def pytest_configure(self, config):
         config.stash[SESSION] = self
@@ -204,9 +210,13 @@ def run_checks(submission: Submission, modules, book_url: str = "") -> list[Test
         for name in set(sys.modules) - loaded:
             if Path(getattr(sys.modules[name], "__file__", None) or "/").parent == checks_dir:
                 del sys.modules[name]
-    if code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: pytest caught it, pass it on
+    if code == pytest.ExitCode.INTERRUPTED and session.interrupted:  # Ctrl-C: pass it on
         raise KeyboardInterrupt
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        # INTERRUPTED without a Ctrl-C: a checks file that failed to import
+        log = out.getvalue()
+        hint = ("\n(a library the grading tests import is missing: "
+                "pip install 'coursepkg[grader]')" if "No module named" in log else "")
         raise RuntimeError(f"the grading tests could not run (pytest exit code {int(code)}):\n"
-                           + out.getvalue()[-3000:])
+                           + log[-3000:] + hint)
     return [session.results[nodeid] for nodeid in session.order]

@@ -118,6 +118,24 @@ def test_a_grading_test_that_breaks_is_a_grader_error(tmp_path):
     assert exit_status(report) == GRADED
 
 
+def test_a_checks_file_that_cannot_be_imported_is_a_grader_failure_not_an_interrupt(
+        tmp_path, capsys):
+    """pytest gives a collection error the exit code of Ctrl-C; the grader must
+    not report it as an interruption (exit 130) but as its own failure."""
+    from coursepkg import cli
+
+    checks = _checks(tmp_path, fine="softmax([1.0, 2.0])")
+    path = checks / "ex1_softmax.py"
+    path.write_text("import scipy_that_is_not_installed\n" + path.read_text())
+    with pytest.raises(RuntimeError, match="could not run(.|\n)*No module named "
+                       "'scipy_that_is_not_installed'(.|\n)*coursepkg\\[grader\\]"):
+        grade(EXERCISES, ["ex1_softmax"], FAST, contract=load(checks))
+    assert cli.main(["grade", str(EXERCISES), "--modules", "ex1_softmax",
+                     "--checks", str(checks)]) == 1
+    err = capsys.readouterr().err
+    assert "the grader failed" in err and "interrupted" not in err
+
+
 def test_cli_grade_exit_status_says_whether_grading_worked(tmp_path, capsys, monkeypatch):
     from coursepkg import cli
     from coursepkg.grading import grade as grade_module
