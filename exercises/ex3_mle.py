@@ -8,9 +8,14 @@ import numpy as np
 
 
 def _softmax_rows(logits):
-    """Stable softmax over the last axis (your exercise 1), provided here."""
+    """Stable softmax over the last axis: paste your exercise 1 here.
+
+    A helper, not graded on its own: the functions below that call it are.
+    """
+    ### BEGIN SOLUTION
     e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
     return e / np.sum(e, axis=-1, keepdims=True)
+    ### END SOLUTION
 
 
 def nll_loss(log_probs, y):

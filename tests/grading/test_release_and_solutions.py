@@ -80,17 +80,18 @@ def test_the_student_side_holds_no_solution_and_no_hidden_test(stubs):
     assert leaks({m: (EXERCISES / f"{m}.py").read_text() for m in CONTRACT})
 
 
-def test_exercise_5_does_not_hand_out_exercise_1s_answer(stubs):
-    """ex5's stable-softmax helper is a solution block: the student pastes
-    their own exercise 1, and the released file holds a stub."""
-    stub = {n.name: n for n in ast.parse((stubs / "ex5_gradients.py").read_text()).body
+@pytest.mark.parametrize("module", ["ex3_mle", "ex5_gradients"])
+def test_later_exercises_do_not_hand_out_exercise_1s_answer(stubs, module):
+    """The stable-softmax helper of exercises 3 and 5 is a solution block: the
+    student pastes their own exercise 1, and the released file holds a stub."""
+    stub = {n.name: n for n in ast.parse((stubs / f"{module}.py").read_text()).body
             if isinstance(n, ast.FunctionDef)}["_softmax_rows"]
     assert isinstance(stub.body[-1], ast.Raise)
-    assert "np.max(logits" not in (stubs / "ex5_gradients.py").read_text()
+    assert "np.max(logits" not in (stubs / f"{module}.py").read_text()
     # a private helper may hold a solution without checks of its own
     assert "_softmax_rows" in contract.solution_functions(
-        (EXERCISES / "ex5_gradients.py").read_text())
-    assert "_softmax_rows" not in CONTRACT["ex5_gradients"]
+        (EXERCISES / f"{module}.py").read_text())
+    assert "_softmax_rows" not in CONTRACT[module]
 
 
 def test_visible_checks_keep_every_visible_test():
