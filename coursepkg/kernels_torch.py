@@ -578,7 +578,11 @@ class LogSoftmaxFunction(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, d_x, _d_dim):
         out, = ctx.saved_tensors
-        return d_x - (out.exp() * d_x).sum(ctx.dim, keepdim=True), None, None
+        tangent = d_x - (out.exp() * d_x).sum(ctx.dim, keepdim=True)
+        # the tangent must have the output's layout (a non-last axis or a
+        # non-contiguous input gives the two different strides), else
+        # autograd's forward mode fails an internal assertion
+        return torch.empty_like(out).copy_(tangent), None, None
 
 
 def log_softmax(x, dim):

@@ -430,3 +430,26 @@ def test_softmax_family_autograd_equals_torch(name):
         results.append((y.detach(), g.detach(), hv, tangent, per_sample))
     for a, b in zip(*results):
         torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["log_softmax", "softmax", "logsumexp"])
+@pytest.mark.parametrize("layout", ["transposed", "axis 0", "3-D axis 1"])
+def test_softmax_family_forward_ad_on_any_layout_equals_torch(name, layout):
+    """Forward mode with a non-last axis or a non-contiguous input (the
+    log_softmax Function's tangent once had another layout than its output,
+    which failed an internal assertion of autograd)."""
+    g = torch.Generator().manual_seed(11)
+    x, axis = {"transposed": (torch.randn(7, 5, dtype=D, generator=g).t(), -1),
+               "axis 0": (torch.randn(4, 5, dtype=D, generator=g), 0),
+               "3-D axis 1": (torch.randn(3, 4, 5, dtype=D, generator=g), 1)}[layout]
+    v = torch.randn(x.shape, dtype=D, generator=g)
+    ours = lambda a: getattr(ctorch, name)(a, axis=axis)  # noqa: E731
+    theirs = lambda a: getattr(torch, name)(a, axis)  # noqa: E731
+    tangents = []
+    for f in (theirs, ours):
+        with forward_ad.dual_level():
+            tangents.append(forward_ad.unpack_dual(f(forward_ad.make_dual(x, v))).tangent)
+    torch.testing.assert_close(tangents[1], tangents[0], rtol=1e-12, atol=1e-14)
+    leaf = x.clone().requires_grad_()
+    assert torch.autograd.gradcheck(ours, (leaf,), check_forward_ad=True)
+    assert torch.autograd.gradgradcheck(ours, (leaf,), check_fwd_over_rev=True)
