@@ -555,7 +555,12 @@ class LogSoftmaxFunction(torch.autograd.Function):
             out = from_last(_softmax.log_softmax_last(to_last(x, dim)), dim)
             return out, empty, empty
         out, m, lognorm = res
-        return from_last(out.reshape(_as_rows(x, dim)[1]), dim), m, lognorm
+        out = from_last(out.reshape(_as_rows(x, dim)[1]), dim)
+        if out.stride() != x.stride():
+            # the output in x's layout: forward mode's tangent (computed from
+            # x's) must have the output's, or autograd fails an assertion
+            out = torch.empty_like(x).copy_(out)
+        return out, m, lognorm
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -578,11 +583,7 @@ class LogSoftmaxFunction(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, d_x, _d_dim):
         out, = ctx.saved_tensors
-        tangent = d_x - (out.exp() * d_x).sum(ctx.dim, keepdim=True)
-        # the tangent must have the output's layout (a non-last axis or a
-        # non-contiguous input gives the two different strides), else
-        # autograd's forward mode fails an internal assertion
-        return torch.empty_like(out).copy_(tangent), None, None
+        return d_x - (out.exp() * d_x).sum(ctx.dim, keepdim=True), None, None
 
 
 def log_softmax(x, dim):
