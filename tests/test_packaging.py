@@ -118,6 +118,12 @@ def test_the_torch_face_names_its_extra(venv):
     script = "import sys; sys.modules['pytest'] = None\nfrom coursepkg.cli import main\nmain(['grade', '.'])"
     result = _run([python, "-c", script], cwd=work, env=env, check=False)
     assert "coursepkg grade needs pytest" in result.stderr and "coursepkg[grader]" in result.stderr
+    # the notebook route to the self-check names it too
+    script = ("import sys; sys.modules['pytest'] = None\n"
+              "try:\n    from coursepkg.grading import check\n"
+              "except ModuleNotFoundError as error:\n    print(error)\n")
+    out = _run([python, "-c", script], cwd=work, env=env).stdout
+    assert "coursepkg.grading.check needs pytest" in out and "pip install 'coursepkg[grader]'" in out
 
 
 def test_release_check_grade_batch_and_gradescope_from_the_wheel(venv, tmp_path):
