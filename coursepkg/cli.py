@@ -13,10 +13,25 @@ import sys
 from pathlib import Path
 
 
+def _positive(kind):
+    """An argparse type: a positive ``kind`` (argparse names the flag)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:  # NaN too
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse's "invalid float value" wording
+    return parse
+
+
 def _limits(parser):
-    parser.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=_positive(float), default=3.0, metavar="SECONDS",
                         help="wall-clock limit of one call to a student function (default 3)")
-    parser.add_argument("--memory-mb", type=int, default=1024, metavar="MB",
+    parser.add_argument("--memory-mb", type=_positive(int), default=1024, metavar="MB",
                         help="address-space limit of a student process (default 1024)")
     parser.add_argument("--book-url", default="", metavar="URL",
                         help="prefix of the chapter links in feedback, e.g. https://host/course/")

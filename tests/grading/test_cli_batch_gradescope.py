@@ -65,6 +65,13 @@ def test_cli_errors_name_the_argument(tmp_path, capsys):
         cli.main(["grade"])
     with pytest.raises(SystemExit):
         cli.main(["grade", ".", "--timeout", "soon"])
+    capsys.readouterr()
+    # limits are refused by the flag's name, not an internal parameter's
+    for flag, value in [("--timeout", "-1"), ("--timeout", "nan"), ("--memory-mb", "0")]:
+        with pytest.raises(SystemExit):
+            cli.main(["grade", ".", flag, value])
+        err = capsys.readouterr().err
+        assert f"argument {flag}: must be positive, got {value}" in err, err
 
 
 def test_python_dash_m_coursepkg_help():
