@@ -116,8 +116,9 @@ MISTAKES: dict[str, tuple[str, str]] = {
     ),
     "global-max": (
         "one maximum for the whole array instead of one per row: a row far "
-        "below the global maximum underflows (exp gives 0, so log gives -inf "
-        "and 0/0 gives nan), and a 1-D input of all -inf gives nan; take "
+        "below the global maximum underflows (its exponentials are all 0, so "
+        "a log of their sum gives -inf and a division by it 0/0 = nan), and a "
+        "1-D input of all -inf gives nan; take "
         "np.max(x, axis=-1, keepdims=True) and replace a non-finite maximum by 0",
         "book/04_logsumexp.html#lse-max-shift",
     ),

@@ -191,7 +191,8 @@ def collect(submission, modules, known=()) -> Intake:
             intro = ""
         if notebooks:
             intro += ("A notebook is not graded: download each exercise as a .py file "
-                      "(Jupyter: File > Download as > Python) or copy your functions into "
+                      "(JupyterLab: File > Save and Export Notebook As > Executable Script; "
+                      "classic Jupyter: File > Download as > Python) or copy your functions into "
                       "the starter files. ")
         intake.advice = intro + HOW_TO_SUBMIT.format(names=names)
     return intake
