@@ -15,6 +15,7 @@ code is ever imported here.
 
 from __future__ import annotations
 
+import builtins
 import io
 import sys
 import types
@@ -45,10 +46,32 @@ STUDENT_ERRORS = {
     "timeout": "timed out: {message}",
     "crashed": "your code stopped the process: {message}",
 }
+#: hidden tests show none of the child's own text: every status, message,
+#: exit code or stray line a child sends could carry the hidden inputs
 HIDDEN_ERRORS = {
+    "missing-module": "the module is missing from the submission",
+    "import": "the module could not be imported (see the visible tests)",
+    "missing": "the function is missing (see the visible tests)",
+    "notimpl": "not implemented (see the visible tests)",
     "raised": "your code raised {exception} (details hidden)",
     "badvalue": "unusable return value (details hidden)",
+    "timeout": "timed out (details hidden)",
+    "crashed": "your code stopped the process (details hidden)",
 }
+
+
+def _exception_name(message: str) -> str:
+    """The exception's name if it is one of Python's own, else a neutral word
+    (a class the student named could spell out a hidden input).
+
+    >>> _exception_name("ValueError: z=[1, 2]"), _exception_name("H0.001,0.5: x")
+    ('ValueError', 'an exception')
+    """
+    name = message.partition(":")[0].strip()
+    builtin = getattr(builtins, name, None)
+    if isinstance(builtin, type) and issubclass(builtin, BaseException):
+        return name
+    return "an exception"
 
 
 @dataclass
@@ -89,9 +112,8 @@ def feedback(error: BaseException, hidden: bool, book_url: str = "") -> str:
     if isinstance(error, Mistake):
         return describe_mistake(error.key, book_url)
     if isinstance(error, StudentError):
-        if hidden and error.kind in HIDDEN_ERRORS:
-            exception = error.message.partition(":")[0]
-            return HIDDEN_ERRORS[error.kind].format(exception=exception)
+        if hidden:
+            return HIDDEN_ERRORS[error.kind].format(exception=_exception_name(error.message))
         return STUDENT_ERRORS[error.kind].format(message=error.message)
     if isinstance(error, Mismatch):
         return error.for_hidden() if hidden else str(error)

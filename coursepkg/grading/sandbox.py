@@ -156,8 +156,9 @@ def load_untrusted_array(dir_fd: int, name: str, kinds: str = "biuf",
             reader = {(1, 0): np.lib.format.read_array_header_1_0,
                       (2, 0): np.lib.format.read_array_header_2_0}[version]
             shape, _, dtype = reader(handle)
-        except (ValueError, KeyError, OSError, EOFError, SyntaxError):
-            # NumPy's own message would quote the file's bytes back
+        except Exception:  # noqa: BLE001 - the child wrote these bytes: any parser error
+            # (tokenize.TokenError, RecursionError, ...) is a rejected file, never a
+            # grader error; NumPy's own message would quote the file's bytes back
             raise StudentError("badvalue", f"result file {name} was rejected: "
                                            "not a .npy file") from None
         size = math.prod(shape) * dtype.itemsize
@@ -169,7 +170,7 @@ def load_untrusted_array(dir_fd: int, name: str, kinds: str = "biuf",
             handle.seek(0)
             try:
                 return np.load(handle, allow_pickle=False)
-            except (ValueError, OSError, EOFError):  # pragma: no cover - checked above
+            except Exception:  # noqa: BLE001  # pragma: no cover - checked above
                 problem = "it could not be read"
         raise StudentError("badvalue", f"result file {name} was rejected: {problem}")
 
@@ -308,10 +309,30 @@ class _Child:
         return Call(outs[0], afters)
 
     def kill(self):
-        """Kill the child's whole sandbox and remove its folders."""
-        self.cell.kill()
-        os.close(self._ack)
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Kill the child's whole sandbox and remove its folders (however the
+        student's code shaped them)."""
+        try:
+            self.cell.kill()
+        finally:
+            try:
+                os.close(self._ack)
+            except OSError:
+                pass
+            remove_tree(self.root)
+
+
+def remove_tree(path) -> None:
+    """Remove a folder a child filled, however deep or locked.
+
+    ``shutil.rmtree`` recurses once per level: a tree a few thousand folders
+    deep raises ``RecursionError`` (which ``ignore_errors`` does not cover).
+    ``chmod -R`` and ``rm -rf`` walk it without recursion, and a folder the
+    child made unreadable is opened up first.
+    """
+    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
+             "stderr": subprocess.DEVNULL, "check": False}
+    subprocess.run(["chmod", "-R", "u+rwx", "--", str(path)], **quiet)
+    subprocess.run(["rm", "-rf", "--", str(path)], **quiet)
 
 
 class StudentFunction:
@@ -420,9 +441,15 @@ class Submission:
 
     def close(self):
         """Kill every child and remove the temporary folders."""
-        while self._children:
+        failed = None
+        while self._children:  # every child, even if one teardown fails
             _, child = self._children.popitem()
-            child.kill()
+            try:
+                child.kill()
+            except Exception as error:  # noqa: BLE001 - raised once all are down
+                failed = failed or error
+        if failed is not None:
+            raise failed
 
     def __enter__(self):
         return self

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from . import contract as _contract
 from .intake import collect
+from .summary import printable
 from .plugin import TestResult, run_checks
 from .sandbox import Limits, Submission
 
@@ -110,7 +111,7 @@ class CheckReport:
             if example.failure:
                 lines += ["      " + line for line in example.failure.rstrip().splitlines()]
         lines += ["", self.summary() + ".  Hidden tests run only when you submit."]
-        return "\n".join(lines)
+        return printable("\n".join(lines))
 
     def __repr__(self):
         return f"<CheckReport: {self.summary()}>"

@@ -42,6 +42,22 @@ LINK = re.compile(r"(?:[a-z][a-z0-9+.-]*://\S+|book/\S+\.html\S*)")
 GRADED, GRADER_FAILED, BAD_ARGUMENTS, GRADER_ERRORS = 0, 1, 2, 3
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""``text`` safe for a terminal: control characters (an escape sequence
+    in a student's exception message or file name could clear the screen and
+    print a fake score) are shown escaped; line breaks are kept.
+
+    >>> printable("score\x1b[2J 100\r")
+    'score\\x1b[2J 100\\r'
+    >>> printable("two\nlines")
+    'two\nlines'
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def wrap(text: str, indent: str = INDENT, width: int = WIDTH) -> list[str]:
     """``text`` as lines of at most ``width`` characters (a link or a single
     word longer than that stands alone on its line, unbroken).
@@ -50,7 +66,7 @@ def wrap(text: str, indent: str = INDENT, width: int = WIDTH) -> list[str]:
     ['See', 'https://example.org/a-very-long/link.html#anchor', 'now']
     """
     lines = []
-    for line in text.splitlines() or [""]:
+    for line in printable(text).split("\n") or [""]:
         for number, piece in enumerate(LINK.split(line.rstrip())):
             if number:  # the links between the pieces, each on its own line
                 link = LINK.findall(line)[number - 1]
@@ -117,7 +133,7 @@ def render(report, verbose: bool = False) -> str:
             f"lost points are not the student's fault; tell the instructor): "
             + "; ".join(errors), WIDTH,
             break_long_words=False, break_on_hyphens=False)
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def exit_status(report) -> int:

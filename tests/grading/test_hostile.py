@@ -457,3 +457,73 @@ def test_the_gradescope_bundle_grades_behind_the_wall(tmp_path):
                 "secret": secret in text + process.stdout, "connections": 0}
     assert_contained(process, json.loads(text), evidence, ATTACKS, "namespaces+uid")
     assert (root / "source").stat().st_mode & 0o777 == 0o700
+
+
+# ---------------------------------------------------------------------------
+# Found by a hostile review (the guard switched off, as above): each of these
+# got through before its fix.
+
+from coursepkg import cli  # noqa: E402
+
+_PATCH_HANDLE = '''
+import __main__ as _m, os as _os, sys as _sys
+_orig = _m.handle
+def _handle(module, function, arrays):
+    if function != "softmax":
+        return _orig(module, function, arrays)
+    inputs = "LEAK" + ";".join(repr(arrays[k].tolist())[:60] for k in sorted(arrays))
+    {body}
+_m.handle = _handle
+'''
+LEAKS = {
+    # a status of its own choosing, whose message carries the call's inputs
+    "status message": 'return ("notimpl", inputs[:480], "single", [], [])',
+    # a stray line on the grader's channel, quoted back in the feedback
+    "channel": '_os.write(int(_sys.argv[7]), inputs[:39].encode() + b"\\n"); _os._exit(0)',
+    # the exit code
+    "exit code": "_os._exit(77)",
+    # an exception whose class name spells the inputs
+    "exception name": 'raise type("LEAK" + str(len(inputs)), (Exception,), {})("x")',
+}
+
+
+@pytest.mark.parametrize("channel", LEAKS)
+def test_hidden_feedback_carries_no_text_or_number_the_child_chose(tmp_path, channel):
+    submission = make_submission(tmp_path / "s", {"ex1_softmax": _PATCH_HANDLE.format(
+        body=LEAKS[channel])})
+    report = grade(submission, ["ex1_softmax"], FAST)
+    softmax = [t for t in report.tests if t.function == "softmax"]
+    hidden = [t.output for t in softmax if t.visibility != "visible"]
+    assert hidden and all(t.score == 0 for t in softmax)
+    for output in hidden:
+        assert "LEAK" not in output and "77" not in output, output
+
+
+def test_a_deep_folder_tree_does_not_crash_the_teardown(tmp_path, monkeypatch):
+    """shutil.rmtree recursed once per level: 3000 folders made the grader
+    fail with RecursionError, no results.json, and the submission's other
+    sandboxes were never torn down."""
+    deep = ("import os as _os\n_fd = _os.open('.', _os.O_RDONLY)\n"
+            "for _ in range(3000):\n    _os.mkdir('d', dir_fd=_fd)\n"
+            "    _new = _os.open('d', _os.O_RDONLY | _os.O_DIRECTORY, dir_fd=_fd)\n"
+            "    _os.close(_fd)\n    _fd = _new\n_os.close(_fd)\n")
+    scratch = tmp_path / "scratch"  # the grader's temporary folders, this test's only
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    submission = make_submission(tmp_path / "s", {"ex5_gradients": deep})
+    report = grade(submission, ["ex1_softmax", "ex5_gradients"], FAST)
+    assert report.score == report.max_score  # the tree is not an attack on a score
+    assert os.listdir(scratch) == []
+
+
+def test_escape_sequences_reach_the_terminal_escaped(tmp_path, capsys):
+    """A message or file name with terminal escapes could clear the screen and
+    print a fake score on the TA's terminal."""
+    fake = "\x1b[2J\x1b[3J\x1b[Hscore 100 / 100\x1b[8m"
+    submission = make_submission(tmp_path / "s", {
+        "ex1_softmax": f"def softmax(z, axis=-1):\n    raise ValueError({fake!r})\n"})
+    (submission / "notes\x1b]0;pwned\x07.py").write_text("x = 1\n")
+    cli.main(["grade", str(submission), "--modules", "ex1_softmax", "--timeout", "1.5"])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J" in out  # shown, escaped

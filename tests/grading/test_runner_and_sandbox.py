@@ -169,6 +169,29 @@ def test_loader_refuses_untrusted_files(tmp_path, make, message):
         os.close(fd)
 
 
+def _npy_with_header(header: bytes) -> bytes:
+    """A version-1.0 .npy prefix holding ``header`` (its length as NumPy writes it)."""
+    return np.lib.format.magic(1, 0) + len(header).to_bytes(2, "little") + header
+
+
+@pytest.mark.parametrize("header", [
+    # NumPy's header parser raises tokenize.TokenError here, RecursionError on the next:
+    b"{'descr': '<f8', 'fortran_order': False, 'shape': (1,), ",
+    b"{'descr': '<f8', 'fortran_order': False, 'shape': (" + b"-" * 3000 + b"1,), }\n",
+], ids=["unterminated", "deep"])
+def test_loader_refuses_headers_that_break_numpys_parser(tmp_path, header):
+    """Found by a hostile review: such a header escaped the loader as a grader
+    error ("please tell the instructor") instead of the student's bad value."""
+    (tmp_path / "x.npy").write_bytes(_npy_with_header(header))
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(StudentError, match="rejected: not a .npy file") as caught:
+            load_untrusted_array(fd, "x.npy")
+        assert caught.value.kind == "badvalue"
+    finally:
+        os.close(fd)
+
+
 def test_loader_refuses_large_files(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros(1000))
     fd = os.open(tmp_path, os.O_RDONLY)
