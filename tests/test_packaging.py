@@ -1,15 +1,10 @@
 """The package as a student or an instructor gets it: a wheel in a clean venv.
 
-The wheel is built from a copy of the package's sources (no repository
-next to it), installed without its dependencies into a new virtual
-environment, and every command runs there from a folder outside the
-repository, with the instructor's tree (``exercises/`` and its ``checks/``)
-copied next to it as an instructor would have it.  The dependencies
-(NumPy, SciPy, pytest, ...) come from this test run's environment through a
-``.pth`` line: it adds that site-packages folder to ``sys.path`` but runs
-none of its ``.pth`` files, so the editable ``coursepkg`` of the repository
-is not importable there (the test checks which ``coursepkg`` is imported).
-No network is used.
+The wheel is installed alone in a new virtual environment
+(:mod:`wheel_venv`: no repository on ``sys.path``, the test checks which
+``coursepkg`` is imported, no network), and every command runs there from a
+folder outside the repository, with the instructor's tree (``exercises/``
+and its ``checks/``) copied next to it as an instructor would have it.
 
 Then: release -> check (student) -> grade -> grade-batch -> Gradescope bundle
 -> its run_autograder, end to end; and what a student receives (the wheel,
@@ -20,7 +15,6 @@ import csv
 import json
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 import zipfile
@@ -30,49 +24,24 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "grading"))
 from grading_support import hidden_test_names, leaks, solution_lines  # noqa: E402
+from wheel_venv import build_wheel, install  # noqa: E402
+from wheel_venv import run as _run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _run(args, cwd, env=None, check=True, timeout=300):
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True,
-                            text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     """The wheel, built from a copy of the sources the wheel is made of."""
-    work = tmp_path_factory.mktemp("wheel")
-    source = work / "src"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy(ROOT / name, source)
-    shutil.copytree(ROOT / "coursepkg", source / "coursepkg",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-          "--no-index", "-q", "-w", work / "dist", source], cwd=work)
-    (path,) = (work / "dist").glob("coursepkg-*.whl")
-    return path
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")
 def venv(wheel, tmp_path_factory):
     """A new venv with only the wheel installed; returns (python, env, cwd)."""
     home = tmp_path_factory.mktemp("venv")
-    _run([sys.executable, "-m", "venv", "--without-pip", home / "venv"], cwd=home)
-    python = home / "venv" / "bin" / "python"
-    _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
-          "--no-index", "-q", wheel], cwd=home)
-    site = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                cwd=home).stdout.strip()
-    (Path(site) / "deps_of_the_test_run.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("PYTHON", "VIRTUAL_ENV", "COV_", "COVERAGE"))}
-    env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
+    python, env = install(wheel, home)
     work = home / "course"
     # the instructor's tree, as an instructor keeps it (not the repository)
     shutil.copytree(ROOT / "exercises", work / "exercises",

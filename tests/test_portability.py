@@ -4,11 +4,9 @@ Each configuration of :mod:`portability` (narrower SIMD, baseline SIMD, one
 thread) re-runs every chapter under strict nbval, in its own pytest process
 with the configuration in its environment (the Jupyter kernels inherit it).
 The one-thread run also plays a reader who has only the package: it runs
-from a wheel of ``coursepkg`` installed in a fresh virtual environment, on
-copies of the notebooks in a temporary folder, so neither the repository
-nor its working directory is on ``sys.path`` (the third-party libraries
-come from the project's ``.venv`` through a ``.pth`` file: installing them
-again would need the network).  The three processes start together, on the
+from a wheel of ``coursepkg`` installed in a fresh virtual environment
+(:mod:`wheel_venv`), on copies of the notebooks in a temporary folder, so
+neither the repository nor its working directory is on ``sys.path``.  The three processes start together, on the
 first test that needs one, so they share the machine's cores; each test then
 waits for its own.
 
@@ -20,13 +18,13 @@ from __future__ import annotations
 
 import pathlib
 import shutil
-import site
 import subprocess
 import sys
 import time
 
 import pytest
 from portability import configurations, environment
+from wheel_venv import build_wheel, install
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -41,42 +39,14 @@ def _nbval(python, notebooks, sanitize):
             "--override-ini=addopts=", "--nbval-cell-timeout=300"]
 
 
-def _outside_env():
-    """The environment without PYTHONPATH: nothing of the repository on sys.path."""
-    return {k: v for k, v in environment(INSTALLED).items() if k != "PYTHONPATH"}
-
-
-def install_wheel(tmp: pathlib.Path) -> pathlib.Path:
-    """A fresh venv in ``tmp`` with a wheel of coursepkg: its Python."""
-    wheels = tmp / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "-w", str(wheels), str(ROOT)],
-                   check=True, capture_output=True, cwd=tmp)
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    wheel, = wheels.glob("coursepkg-*.whl")
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-index", str(wheel)], check=True, capture_output=True,
-                   cwd=tmp, env=_outside_env())
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True, env=_outside_env()).stdout.strip()
-    # the libraries the chapters import, from the project's environment; a
-    # .pth line only appends a folder to sys.path (the .pth files in that
-    # folder, among them the editable install's finder, are not run)
-    (pathlib.Path(purelib) / "project_libraries.pth").write_text(
-        "\n".join(site.getsitepackages()) + "\n")
-    return python
-
-
 class _Runs:
     """One strict-nbval pytest process per configuration, started together."""
 
     def __init__(self, tmp: pathlib.Path):
         self.procs = {}
         self.started = time.monotonic()
-        python = install_wheel(tmp)
+        python, outside = install(build_wheel(tmp), tmp)
+        self.outside_env = {**outside, **configurations()[INSTALLED]}
         chapters = tmp / "chapters"
         chapters.mkdir()
         for nb in NOTEBOOKS:
@@ -92,7 +62,7 @@ class _Runs:
                 cmd = _nbval(sys.executable, [nb.relative_to(ROOT) for nb in NOTEBOOKS],
                              "book/sanitize.cfg")
                 cwd = ROOT
-            env = _outside_env() if name == INSTALLED else environment(name)
+            env = self.outside_env if name == INSTALLED else environment(name)
             self.procs[name] = subprocess.Popen(
                 cmd, cwd=cwd, env=env, text=True,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -134,7 +104,7 @@ def test_the_installed_run_uses_the_wheel_not_the_repository(runs):
     where = subprocess.run(
         [str(runs.installed_python), "-c", "import coursepkg; print(coursepkg.__file__)"],
         capture_output=True, text=True, check=True, cwd=runs.installed_python.parents[2],
-        env=_outside_env(),
+        env=runs.outside_env,
     ).stdout.strip()
     assert pathlib.Path(where).is_relative_to(runs.installed_python.parents[1]), where
     assert not pathlib.Path(where).is_relative_to(ROOT), where
