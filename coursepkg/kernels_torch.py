@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch._C import _functorch
 
+from . import compiled
 from . import losses as _losses
 from ._backend import downcast
 
@@ -451,6 +452,20 @@ def _exp_chunks(x, shift, also=None):
         yield start, stop, b.exp_(), e
 
 
+def _compiled_ok(x) -> bool:
+    """The compiled kernels (:mod:`coursepkg.compiled`) take contiguous CPU
+    rows of float32/float64 (callers make them contiguous)."""
+    return (x.device.type == "cpu" and x.dtype in _FUSED_DTYPES
+            and compiled.available(compiled.torch_kind()))
+
+
+def _threads() -> int:
+    """As many threads as the kernels use and torch is allowed."""
+    from .kernels import THREADS
+
+    return max(1, min(THREADS, torch.get_num_threads()))
+
+
 def _log_softmax_rows(x):
     r"""``(out, m, L)`` for a contiguous ``(R, C)`` float32/float64 ``x``.
 
@@ -465,6 +480,15 @@ def _log_softmax_rows(x):
     entry, ``-L``, within half an ULP.  Returns None when a row's maximum is
     not finite (the teaching version gives those their documented NaN/-inf).
     """
+    if _compiled_ok(x):
+        out = torch.empty_like(x)
+        m = x.new_empty(x.shape[0], 1)
+        lognorm = torch.empty(x.shape[0], 1, dtype=_D)
+        ok = compiled.log_softmax_rows(
+            x.data_ptr(), out.data_ptr(), m.data_ptr(), lognorm.data_ptr(),
+            dtype=x.dtype, rows=x.shape[0], cols=x.shape[1], threads=_threads(),
+            kind=compiled.torch_kind())
+        return (out, m, lognorm) if ok else None
     m = x.amax(-1, keepdim=True)
     if not bool(torch.isfinite(m).all()):
         return None
@@ -501,6 +525,13 @@ def _log_softmax_grad_rows(x, m, lognorm, g):
     the maximal entry as ``(g_k - \sum g) - \sum g \cdot \operatorname{expm1}(-L)``
     (no cancellation in ``g_k - p_k \sum g``).
     """
+    if _compiled_ok(x) and g.dtype == x.dtype and g.device == x.device:
+        grad = torch.empty_like(g)
+        compiled.log_softmax_grad_rows(
+            x.data_ptr(), m.data_ptr(), lognorm.data_ptr(), g.data_ptr(), grad.data_ptr(),
+            dtype=x.dtype, rows=x.shape[0], cols=x.shape[1], threads=_threads(),
+            kind=compiled.torch_kind())
+        return grad
     sg = torch.empty(g.shape[0], 1, dtype=_D)
     shift = m.to(_D) + lognorm
     grad = torch.empty_like(g)
