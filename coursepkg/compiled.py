@@ -157,12 +157,15 @@ def _library_name(cc: list[str], kind: str) -> str:
     return f"log_softmax-{kind}-{key.hexdigest()[:20]}.so"
 
 
-def _load(path: Path):
+def _load(path: Path, level: int | None = None) -> dict:
+    """The library's entry points for the widest variant the CPU runs, at
+    most ``level`` (default: ``COURSEPKG_ISA``'s)."""
     lib = ctypes.CDLL(str(path))
-    level = int(lib.cp_cpu_level())
-    cap = os.environ.get("COURSEPKG_ISA", "").strip().lower()
-    if cap:
-        level = min(level, _LEVELS[cap])
+    cpu = int(lib.cp_cpu_level())
+    if level is None:
+        cap = os.environ.get("COURSEPKG_ISA", "").strip().lower()
+        level = _LEVELS[cap] if cap else cpu
+    level = max((v for v in _SUFFIX if v <= min(level, cpu)), default=0)
     suffix = _SUFFIX[level]
     ptr, i64 = ctypes.c_void_p, ctypes.c_int64
     funcs, par = {}, {}
@@ -177,8 +180,8 @@ def _load(path: Path):
         g = getattr(lib, f"cp_par_log_softmax_grad_{dtype}{suffix}")
         g.argtypes, g.restype = [ptr] * 5 + [i64] * 2 + [ctypes.c_int], None
         par[dtype] = (f, g)
-    return {"lib": lib, "funcs": funcs, "par": par, "path": str(path),
-            "variant": {4: "x86-64-v4", 3: "x86-64-v3", 0: "baseline"}[level]}
+    return {"lib": lib, "funcs": funcs, "par": par, "path": str(path), "file": path,
+            "cpu_level": cpu, "variant": {4: "x86-64-v4", 3: "x86-64-v3", 0: "baseline"}[level]}
 
 
 def _self_test(state) -> None:

@@ -310,6 +310,22 @@ from coursepkg import kernels_torch  # noqa: E402
 from coursepkg import softmax as teaching_sm  # noqa: E402
 
 
+@pytest.fixture(params=["compiled", "array operations"])
+def log_softmax_path(request, monkeypatch):
+    """Both ways the torch face computes float32/float64 log_softmax: the
+    compiled kernel (:mod:`coursepkg.compiled`) and the chunked array
+    operations it falls back to."""
+    from coursepkg import compiled
+
+    if request.param == "compiled":
+        if compiled._off("COURSEPKG_COMPILED"):
+            pytest.skip("COURSEPKG_COMPILED=0")
+        assert compiled.available(compiled.torch_kind()), compiled.status(compiled.torch_kind())
+    else:
+        monkeypatch.setattr(kernels_torch, "_compiled_ok", lambda x: False)
+    return request.param
+
+
 def _hard_rows(rows=24, cols=150, seed=1):
     """float32 rows that break float32 arithmetic: wide spreads, a dominant
     logit (probability within 1e-20 of one), huge offsets, ties, -inf."""
@@ -348,9 +364,12 @@ def _mp_log_softmax_grad(x, g):
     return out
 
 
-@pytest.mark.parametrize("chunk", [None, 600, 1])
-def test_float32_log_softmax_within_2_ulp_forward(chunk, monkeypatch):
-    if chunk:  # several rows per chunk, one row per chunk
+@pytest.mark.parametrize("log_softmax_path, chunk", [
+    ("compiled", None), ("array operations", None), ("array operations", 600),
+    ("array operations", 1),  # several rows per chunk, one row per chunk
+], indirect=["log_softmax_path"])
+def test_float32_log_softmax_within_2_ulp_forward(chunk, monkeypatch, log_softmax_path):
+    if chunk:
         monkeypatch.setattr(kernels_torch, "CHUNK_ELEMENTS", chunk)
     x = _hard_rows()
     exact = teaching_sm.log_softmax(x.double()).numpy()
@@ -366,7 +385,7 @@ def test_float32_log_softmax_within_2_ulp_forward(chunk, monkeypatch):
 
 
 @pytest.mark.parametrize("upstream", ["one-hot at the max", "one-hot elsewhere", "positive"])
-def test_float32_log_softmax_backward_within_4_ulp(upstream):
+def test_float32_log_softmax_backward_within_4_ulp(upstream, log_softmax_path):
     x = _hard_rows(rows=18, cols=60)
     g = torch.zeros_like(x)
     rows = torch.arange(len(x))
@@ -387,7 +406,7 @@ def test_float32_log_softmax_backward_within_4_ulp(upstream):
         assert _ulp(old.numpy(), exact)[normal].max() > 1e3
 
 
-def test_log_softmax_non_last_axis_and_special_values():
+def test_log_softmax_non_last_axis_and_special_values(log_softmax_path):
     x = _hard_rows(rows=6, cols=20).reshape(3, 2, 20).transpose(1, 2)  # class axis 1
     torch.testing.assert_close(ctorch.log_softmax(x, 1),
                                teaching_sm.log_softmax(x.double(), 1).float(),

@@ -1,0 +1,416 @@
+"""The compiled log_softmax (coursepkg/compiled.py, coursepkg/csrc/log_softmax.c).
+
+Every x86-64 variant the machine runs (x86-64-v4, -v3, the baseline) is
+checked against 160-digit mpmath references: its exponential (through the
+log-normaliser it returns), the forward and the gradient in float32 and
+float64 on hard rows, the rows it must refuse, and that the thread count and
+the two builds give the same bits.  The loader is checked from fresh
+processes: its settings, a missing compiler, an unusable cache folder,
+concurrent builds, and a library planted in a cache folder other users can
+write (with the planted library shown to run its code when loaded without
+the check).
+
+These tests need a C compiler, as the compiled path does; with
+``COURSEPKG_COMPILED=0`` set they are skipped (the path is then off on
+purpose), otherwise a missing compiler fails them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+
+from coursepkg import compiled
+
+if compiled._off("COURSEPKG_COMPILED"):
+    pytest.skip("COURSEPKG_COMPILED=0: the compiled path is off", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def library():
+    state = compiled._get("plain")
+    assert "funcs" in state, compiled.status()
+    return state
+
+
+def _levels(library):
+    return [lvl for lvl in (4, 3, 0) if lvl <= library["cpu_level"]]
+
+
+@pytest.fixture(scope="module", params=[4, 3, 0], ids=["x86-64-v4", "x86-64-v3", "baseline"])
+def variant(request, library):
+    if request.param not in _levels(library):
+        pytest.skip(f"this CPU does not run {request.param}")  # a narrower machine
+    return compiled._load(library["file"], request.param)
+
+
+def _forward(state, x):
+    """(ok, out, m, lognorm) from the serial entry point of ``state``."""
+    x = np.ascontiguousarray(x)
+    rows, cols = x.shape
+    out, m, lognorm = np.empty_like(x), np.empty(rows, x.dtype), np.empty(rows)
+    fn = state["funcs"]["f32" if x.dtype == np.float32 else "f64"][0]
+    rc = fn(x.ctypes.data, out.ctypes.data, m.ctypes.data, lognorm.ctypes.data, rows, cols)
+    return rc == 0, out, m, lognorm
+
+
+def _grad(state, x, m, lognorm, g):
+    grad = np.empty_like(g)
+    fn = state["funcs"]["f32" if x.dtype == np.float32 else "f64"][1]
+    fn(x.ctypes.data, m.ctypes.data, lognorm.ctypes.data, g.ctypes.data, grad.ctypes.data,
+       *x.shape)
+    return grad
+
+
+def _ulp(got, exact, dtype):
+    """|got - exact| in units of ``dtype``'s spacing at ``exact``."""
+    exact = np.asarray(exact, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    spacing = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(got == exact, 0.0, np.abs(got - exact) / spacing)
+
+
+def _mp_rows(x, g=None):
+    """log_softmax (and its gradient for ``g``) of each row, as mpf lists
+    (-inf entries as None), at 160 digits: a dominant entry's -log1p(rest)
+    with rest = e**-240 needs more than 104 of them."""
+    with mpmath.workdps(160):
+        return _mp_rows_at(x, g)
+
+
+def _mp_rows_at(x, g):
+    outs, grads = [], []
+    for i, row in enumerate(x.astype(np.float64).tolist()):
+        lse = mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(v)) for v in row if v != -math.inf))
+        out = [None if v == -math.inf else mpmath.mpf(v) - lse for v in row]
+        outs.append(out)
+        if g is not None:
+            gi = [mpmath.mpf(v) for v in g[i].astype(np.float64).tolist()]
+            total = mpmath.fsum(gi)
+            grads.append([gj - (0 if o is None else mpmath.exp(o)) * total
+                          for gj, o in zip(gi, out)])
+    return outs, grads
+
+
+def _as_float(rows, dtype):
+    """The mpf rows rounded once to float64 (exact enough for a float32
+    ULP); for float64 ULPs the comparison is done in mpmath instead."""
+    return np.array([[-math.inf if v is None else float(v) for v in r] for r in rows])
+
+
+def _hard(dtype, rows=30, cols=77, seed=0):
+    """Rows that break naive arithmetic: wide spreads, a dominant entry
+    (the others' total 1e-20 .. 1e-6), offsets of 1e4 and 1e30, ties at the
+    maximum, -inf masks, values near exp's underflow, one-entry rows."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, cols)) * 4
+    x[0:3] *= 40
+    x[3:6, 5] = 60.0
+    x[6:8, 0] = 14.0
+    x[8:10] += 1e4
+    x[10:12] = np.round(x[10:12])
+    x[12:14, ::2] = -np.inf
+    x[14:16] -= 700.0
+    x[16, :] = 3.0  # all tied
+    x[17, 1:] = -np.inf  # one finite entry
+    x[18:20] *= 1e-7  # nearly uniform
+    x[20, 7] = 250.0  # the rest below e**-240
+    if dtype == np.float32:
+        x[21] = x[21] * 1e37  # spreads near float32's range
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exponential_through_the_log_normaliser(variant, dtype):
+    """Rows (0, t): lognorm = log1p(e**t), the kernel's exp of t to its
+    relative error (float32 build: degree-7 polynomial, 6e-11; float64:
+    degree 13, 2e-16) plus log1p's rounding."""
+    lo = -708.0 if dtype == np.float64 else -103.0
+    t = np.concatenate([-np.geomspace(1e-6, -lo, 1500), np.linspace(lo, 0, 1500, endpoint=False)])
+    t = t.astype(dtype)
+    ok, _, _, lognorm = _forward(variant, np.stack([np.zeros_like(t), t], axis=1))
+    assert ok
+    with mpmath.workdps(40):
+        exact = np.array([float(mpmath.log1p(mpmath.exp(mpmath.mpf(float(v))))) for v in t])
+    rel = np.abs(lognorm - exact) / exact
+    bound = 1e-10 if dtype == np.float32 else 6e-16
+    assert rel.max() <= bound, (float(rel.max()), float(t[rel.argmax()]))
+
+
+def test_float64_exponential_into_subnormals_and_below(variant):
+    t = np.array([-709.5, -720.0, -740.0, -744.9, -745.2, -746.5, -800.0, -1e300, -np.inf])
+    ok, out, _, lognorm = _forward(variant, np.stack([np.zeros_like(t), t], axis=1))
+    assert ok
+    with mpmath.workdps(40):  # log1p(y) = y here
+        want = np.array([float(mpmath.exp(mpmath.mpf(float(v)))) for v in t])
+    # subnormal results round once: within one subnormal spacing
+    assert np.all(np.abs(lognorm - want) <= np.maximum(5e-324, 2e-16 * want))
+    assert (lognorm[-3:] == 0).all() and np.isneginf(out[-1, 1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_on_hard_rows(variant, dtype):
+    x = _hard(dtype)
+    ok, out, m, _ = _forward(variant, x)
+    assert ok
+    np.testing.assert_array_equal(m, x.max(axis=1))
+    exact_mp, _ = _mp_rows(x)
+    finite = np.isfinite(x)
+    np.testing.assert_array_equal(np.isfinite(out), finite)
+    top = (np.arange(len(x)), x.argmax(axis=1))
+    if dtype == np.float32:
+        err = _ulp(out, _as_float(exact_mp, dtype), np.float32)
+        # rounded once from float64: half an ULP and L's error (0.03 ULP at most)
+        assert err[finite].max() <= 0.54
+        assert err[top].max() <= 0.54
+    else:
+        err = np.zeros(x.shape)
+        for i, j in zip(*np.nonzero(finite)):
+            err[i, j] = abs(mpmath.mpf(float(out[i, j])) - exact_mp[i][j]) / np.spacing(
+                abs(float(exact_mp[i][j])))
+        # the shift's rounding is carried (TwoSum); L's error is that of
+        # the exponentials, the sum and log1p: within 3 ULP
+        assert err.max() <= 3.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("upstream", ["one-hot at the max", "one-hot elsewhere", "random"])
+def test_gradient_on_hard_rows(variant, dtype, upstream):
+    x = _hard(dtype, rows=22, cols=40, seed=1)
+    rng = np.random.default_rng(2)
+    g = np.zeros_like(x)
+    rows = np.arange(len(x))
+    if upstream == "one-hot at the max":  # nll of the predicted class: p_k near 1
+        g[rows, x.argmax(1)] = -1.0
+    elif upstream == "one-hot elsewhere":
+        g[rows, (x.argmax(1) + 1) % x.shape[1]] = -1.0
+    else:
+        g = rng.standard_normal(x.shape).astype(dtype)
+    ok, _, m, lognorm = _forward(variant, x)
+    assert ok
+    got = _grad(variant, x, m, lognorm, g)
+    _, exact_mp = _mp_rows(x, g)
+    tiny = np.finfo(dtype).tiny
+    if dtype == np.float32:
+        exact = _as_float(exact_mp, dtype)
+        normal = np.abs(exact) > tiny
+        assert _ulp(got, exact, np.float32)[normal].max() <= 1.5
+    else:
+        # float64 has nothing wider inside: p_j = exp(x_j - m - L) carries
+        # L's absolute error (3 ULP of L, so about 3 L * 2**-53 relative)
+        # and the exponential's (2 units), and g_j - p_j * sum(g) may cancel
+        # (torch's own float64 gradient, exp(out) * sum(g), is no better);
+        # sum(g) itself is a float64 sum, in 8 lanes of cols / 8 terms
+        worst = 0.0
+        abs_total = np.abs(g).sum(axis=1)
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                e = exact_mp[i][j]
+                if abs(e) > tiny:
+                    gj = float(g[i, j])
+                    p = math.exp(float(x[i, j]) - float(m[i]) - lognorm[i])
+                    scale = (abs(gj) + (4.0 + 3.0 * lognorm[i]) * abs(float(e) - gj)
+                             + (x.shape[1] / 8 + 3) * p * abs_total[i])
+                    worst = max(worst, float(abs(mpmath.mpf(float(got[i, j])) - e))
+                                / (np.spacing(abs(float(e))) + 2.0**-53 * scale))
+        assert worst <= 4.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("row", [
+    [1.0, np.nan, 2.0], [np.nan, np.nan, np.nan], [1.0, np.inf, 2.0], [-np.inf] * 3,
+    [np.inf, -np.inf, 0.0],
+])
+def test_rows_it_must_refuse(variant, dtype, row):
+    x = np.array([[0.0, 1.0, 2.0], row], dtype=dtype)
+    ok, out, _, _ = _forward(variant, x)
+    assert not ok  # the faces then hand the array to the teaching version
+    # the row before it was computed
+    np.testing.assert_allclose(out[0], [-2.40760596, -1.40760596, -0.40760596], rtol=1e-7)
+
+
+def test_variants_agree(library):
+    x = _hard(np.float32, rows=40, cols=300, seed=4)
+    outs = [_forward(compiled._load(library["file"], lvl), x)[1] for lvl in _levels(library)]
+    for other in outs[1:]:  # float64 inside: the float32 results differ by 1 ULP at most
+        assert _ulp(other, outs[0], np.float32)[np.isfinite(x)].max() <= 1.0
+        assert np.mean(other == outs[0]) > 0.999
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_threads_and_builds_give_the_same_bits(dtype):
+    torch = pytest.importorskip("torch")
+    x = torch.randn(3001, 117, generator=torch.Generator().manual_seed(5), dtype=getattr(torch, dtype)) * 5
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(6), dtype=x.dtype)
+    results = []
+    for kind in ("plain", compiled.torch_kind()):
+        for threads in (1, 2, 3):
+            out, m = torch.empty_like(x), x.new_empty(len(x))
+            lognorm, grad = torch.empty(len(x), dtype=torch.float64), torch.empty_like(x)
+            addr = dict(dtype=x.dtype, rows=x.shape[0], cols=x.shape[1], threads=threads, kind=kind)
+            assert compiled.log_softmax_rows(x.data_ptr(), out.data_ptr(), m.data_ptr(),
+                                             lognorm.data_ptr(), **addr)
+            compiled.log_softmax_grad_rows(x.data_ptr(), m.data_ptr(), lognorm.data_ptr(),
+                                           g.data_ptr(), grad.data_ptr(), **addr)
+            results.append((out, grad))
+    for out, grad in results[1:]:
+        assert torch.equal(out, results[0][0]) and torch.equal(grad, results[0][1])
+
+
+def test_torch_build_shares_torchs_openmp_runtime():
+    torch = pytest.importorskip("torch")
+    if compiled.torch_kind() != "openmp":
+        pytest.skip("this torch does not run on OpenMP")
+    assert compiled.available("openmp"), compiled.status("openmp")
+    torch.log_softmax(torch.zeros(2, 2), 1)
+    mapped = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+              if "libgomp" in line}
+    assert len(mapped) == 1, mapped  # one libgomp: torch's worker threads run the kernel
+
+
+# --------------------------------------------------------------- the loader
+
+_CHECK = """
+import json, torch
+from coursepkg import compiled, torch as ctorch
+x = torch.tensor([[0.0, -40.0, 3.0]])
+print(json.dumps(dict(status=compiled.status(compiled.torch_kind()),
+                      out=ctorch.log_softmax(x).tolist())))
+"""
+
+
+def _python(code, env_extra, tmp_path, check=True):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COURSEPKG_")}
+    env.update(env_extra)
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def _answer(result):
+    import json
+
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _right(out):
+    want = [0.0 - 3.0 - math.log1p(math.exp(-3.0) + math.exp(-43.0)),
+            -43.0 - math.log1p(math.exp(-3.0) + math.exp(-43.0)),
+            -math.log1p(math.exp(-3.0) + math.exp(-43.0))]
+    np.testing.assert_allclose(out[0], want, rtol=2e-7)
+
+
+def test_switched_off_and_misspelt_settings(tmp_path):
+    answer = _answer(_python(_CHECK, {"COURSEPKG_COMPILED": "0"}, tmp_path))
+    assert answer["status"] == "not compiled: switched off by COURSEPKG_COMPILED"
+    _right(answer["out"])
+    for name, value in (("COURSEPKG_COMPILED", "maybe"), ("COURSEPKG_ISA", "avx9000")):
+        result = _python(_CHECK, {name: value, "COURSEPKG_CACHE_DIR": str(tmp_path)}, tmp_path,
+                         check=False)
+        assert result.returncode != 0
+        assert f"ValueError: {name} must be" in result.stderr and repr(value) in result.stderr
+
+
+def test_a_narrower_variant_on_request(tmp_path):
+    answer = _answer(_python(_CHECK, {"COURSEPKG_ISA": "baseline",
+                                      "COURSEPKG_CACHE_DIR": str(tmp_path / "c")}, tmp_path))
+    assert "baseline" in answer["status"]
+    _right(answer["out"])
+
+
+def test_no_compiler_falls_back_with_the_reason(tmp_path):
+    answer = _answer(_python(_CHECK, {"CC": str(tmp_path / "no-such-cc"),
+                                      "COURSEPKG_CACHE_DIR": str(tmp_path / "c")}, tmp_path))
+    assert answer["status"].startswith("not compiled: build failed")
+    assert "no-such-cc" in answer["status"]
+    _right(answer["out"])
+
+
+def test_an_unusable_cache_folder_builds_privately(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    answer = _answer(_python(_CHECK, {"COURSEPKG_CACHE_DIR": str(blocker / "cache")}, tmp_path))
+    assert answer["status"].startswith("compiled") and "a private build" in answer["status"]
+    _right(answer["out"])
+    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("coursepkg-*/log_softmax-*.so.*.tmp"))
+
+
+def test_concurrent_first_builds(tmp_path):
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COURSEPKG_")}
+    env["COURSEPKG_CACHE_DIR"] = str(cache)
+    procs = [subprocess.Popen([sys.executable, "-c", _CHECK], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        answer = _answer(subprocess.CompletedProcess([], 0, out, err))
+        assert answer["status"].startswith("compiled") and "private" not in answer["status"]
+        _right(answer["out"])
+    assert not list(cache.glob("*.tmp"))
+    assert len(list(cache.glob("log_softmax-*.so"))) >= 1
+
+
+_PLANTED = r"""
+#include <stdio.h>
+#include <stdlib.h>
+__attribute__((constructor)) static void planted(void) {
+    FILE *f = fopen(getenv("PLANTED_MARKER"), "w");
+    if (f) { fputs("the planted library ran", f); fclose(f); }
+}
+"""
+
+
+@pytest.mark.parametrize("how", ["folder others can write", "file others can write", "symlink"])
+def test_a_planted_library_is_not_loaded(tmp_path, how):
+    """Another user who can write the cache folder (or the library) could
+    put code there that runs in the next process that loads it."""
+    cc = compiled._compiler()
+    cache, marker = tmp_path / "cache", tmp_path / "marker"
+    cache.mkdir()
+    # the name the loader will look for, with the torch face's build
+    name = _python("from coursepkg import compiled; import torch; "
+                   "print(compiled._library_name(compiled._compiler(), compiled.torch_kind()))",
+                   {}, tmp_path).stdout.strip()
+    source = tmp_path / "planted.c"
+    # the planted library is the real kernels plus a constructor: it passes the self-test
+    source.write_text(compiled.SOURCE.read_text() + _PLANTED)
+    kind = compiled.torch_kind()
+    evil = tmp_path / "evil.so"
+    subprocess.run([*cc, *compiled.FLAGS, *compiled.KINDS[kind], "-o", str(evil), str(source),
+                    "-lm"], check=True, capture_output=True)
+    # without the check, loading it runs its code
+    subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(evil)!r})"],
+                   check=True, env={**os.environ, "PLANTED_MARKER": str(marker)})
+    assert marker.read_text() == "the planted library ran"
+    marker.unlink()
+    target = cache / name
+    if how == "folder others can write":
+        shutil.copy(evil, target)
+        cache.chmod(0o777)
+    elif how == "file others can write":
+        shutil.copy(evil, target)
+        target.chmod(0o666)
+        cache.chmod(0o700)
+    else:
+        target.symlink_to(evil)
+        cache.chmod(0o700)
+    answer = _answer(_python(_CHECK, {"COURSEPKG_CACHE_DIR": str(cache),
+                                      "PLANTED_MARKER": str(marker)}, tmp_path))
+    assert not marker.exists()
+    assert answer["status"].startswith("compiled")
+    _right(answer["out"])
