@@ -41,7 +41,7 @@ import scipy.special as sps
 import torch
 import torch.nn.functional as F
 
-from coursepkg import chunked, kernels
+from coursepkg import chunked, compiled, kernels
 from coursepkg import logsumexp as teaching_lse
 from coursepkg import numpy as cnp
 from coursepkg import softmax as teaching_sm
@@ -250,6 +250,37 @@ def bench_torch_face(shapes, repeat, rows):
                     report(rows[-1])
 
 
+BUSY_LOOP = "import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
+
+
+def bench_busy(shapes, repeat, rows):
+    """float32 log_softmax, NumPy face against SciPy, while another process
+    keeps one core busy (a Python loop: a machine shared with other work)."""
+    import subprocess
+
+    rng = np.random.default_rng(0)
+    ours, scipy_fn, _ = SOFTMAX_IMPLS["log_softmax"]
+    for shape in shapes:
+        x = (rng.standard_normal(shape) * 3).astype("float32")
+        busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP.format(seconds=600)])
+        try:
+            time.sleep(0.5)  # let it start
+            before = load()
+            r_ours, r_scipy = round_times([lambda: ours(x), lambda: scipy_fn(x)], repeat)
+            after = load()
+        finally:
+            busy.kill()
+            busy.wait()
+        t_ours, t_scipy = map(statistics.median, (r_ours, r_scipy))
+        rows.append(dict(
+            suite="softmax_busy", function="log_softmax", shape=str(shape), dtype="float32",
+            load="one other process spinning on a core", loadavg_before=before["loadavg"],
+            loadavg_after=after["loadavg"], ours_s=t_ours, scipy_s=t_scipy,
+            speedup_vs_scipy=t_scipy / t_ours, speedup_vs_scipy_q=quartiles(r_scipy, r_ours),
+        ))
+        report(rows[-1])
+
+
 def bench_cross_entropy(shapes, repeat, rows):
     rng = np.random.default_rng(1)
     for dtype in ("float32", "float64"):
@@ -428,6 +459,9 @@ def table(rows):
             lines.append((r["function"], r["shape"], r["dtype"],
                           _spread(r, "speedup_vs_scipy"), _spread(r, "speedup_vs_torch"),
                           f"{r['ours_mem_x_input']:.2f} / {r['scipy_mem_x_input']:.2f}"))
+        elif r["suite"] == "softmax_busy":
+            lines.append((f"{r['function']} (a core busy)", r["shape"], r["dtype"],
+                          _spread(r, "speedup_vs_scipy"), "", ""))
         elif r["suite"] == "torch_face":
             lines.append((f"ctorch.{r['function']} {r['mode']}", r["shape"], r["dtype"],
                           f"{_spread(r, 'ctorch_over_torch')} torch time", "", ""))
@@ -455,6 +489,12 @@ def table(rows):
     Console(width=140).print(t)
 
 
+#: The suites, in the order they run (``--suites`` picks some).  "accuracy"
+#: also writes "accuracy_torch_face".
+SUITES = ("accuracy", "softmax", "softmax_busy", "torch_face", "cross_entropy",
+          "linear_cross_entropy")
+
+
 def load():
     """The load average and CPU count, recorded with the results."""
     return dict(loadavg=os.getloadavg(), cpus=os.cpu_count())
@@ -466,7 +506,15 @@ def main(argv=None):
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     parser.add_argument("--repeat", type=int, default=15,
                         help="timed runs after the warm-up (at least 7 unless --quick)")
+    parser.add_argument("--suites", default=",".join(SUITES),
+                        help="comma-separated suites to run (default: all); with fewer "
+                             "than all, the other suites' rows are kept from --out's "
+                             "results.json")
     args = parser.parse_args(argv)
+    suites = [name.strip() for name in args.suites.split(",") if name.strip()]
+    unknown = sorted(set(suites) - set(SUITES))
+    if unknown:
+        parser.error(f"--suites: unknown {', '.join(unknown)} (choose from {', '.join(SUITES)})")
     repeat = args.repeat if args.quick else max(7, args.repeat)
     if args.quick:
         shapes, ce_shapes, lce, acc = [(64, 100)], [(64, 100), (2, 5, 64)], (
@@ -479,15 +527,34 @@ def main(argv=None):
                 python=sys.version.split()[0], numpy=np.__version__,
                 torch=torch.__version__, threads=kernels.THREADS,
                 torch_threads=torch.get_num_threads(), machine=platform.machine(),
-                chunk_bytes=chunked.CHUNK_BYTES)
+                chunk_bytes=chunked.CHUNK_BYTES,
+                compiled={"numpy face": compiled.status(),
+                          "torch face": compiled.status(compiled.torch_kind())})
     print(f"load average at start: {meta['start']['loadavg']}", flush=True)
+    print(f"compiled log_softmax: {meta['compiled']}", flush=True)
     rows = []
-    accuracy(acc, rows)
-    bench_softmax(shapes, repeat, rows)
-    bench_torch_face(shapes, repeat, rows)
-    bench_cross_entropy(ce_shapes, repeat, rows)
-    bench_linear_ce(*lce, repeat, rows)
+    runs = {
+        "accuracy": lambda: accuracy(acc, rows),
+        "softmax": lambda: bench_softmax(shapes, repeat, rows),
+        "softmax_busy": lambda: bench_busy(shapes, repeat, rows),
+        "torch_face": lambda: bench_torch_face(shapes, repeat, rows),
+        "cross_entropy": lambda: bench_cross_entropy(ce_shapes, repeat, rows),
+        "linear_cross_entropy": lambda: bench_linear_ce(*lce, repeat, rows),
+    }
+    for name in SUITES:
+        if name in suites:
+            runs[name]()
     meta["end"] = load()
+    if set(suites) != set(SUITES):
+        meta["suites"] = suites
+        old = args.out / "results.json"
+        if old.is_file():  # keep the other suites' rows and say when they ran
+            previous = json.loads(old.read_text())
+            ran = {r["suite"] for r in rows}
+            kept = [r for r in previous["rows"] if r["suite"] not in ran]
+            meta["kept_from_earlier_run"] = {
+                "suites": sorted({r["suite"] for r in kept}), "meta": previous["meta"]}
+            rows = kept + rows
     print(f"load average at end: {meta['end']['loadavg']}")
     table(rows)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -446,6 +446,24 @@ def softmax(x, axis=-1, temperature=1.0):
     return out.reshape(x.shape)
 
 
+def _compiled_log_softmax(x3):
+    """log_softmax of ``x3`` (A, C, 1) on the compiled kernel
+    (:mod:`coursepkg.compiled`), on :data:`THREADS` threads: the result,
+    False for a row it refuses (a non-finite maximum, a NaN), or None when
+    the kernel does not apply (a middle axis, no compiled library)."""
+    from . import compiled
+
+    a, c, b = x3.shape
+    if b != 1 or not compiled.available():
+        return None
+    out = np.empty_like(x3)
+    m, lognorm = np.empty(a, x3.dtype), np.empty(a)
+    ok = compiled.log_softmax_rows(x3.ctypes.data, out.ctypes.data, m.ctypes.data,
+                                   lognorm.ctypes.data, dtype=x3.dtype, rows=a, cols=c,
+                                   threads=THREADS)
+    return out if ok else False
+
+
 def log_softmax(x, axis=-1):
     r"""Log-softmax of a ``float32``/``float64`` array, blocked and in place.
 
@@ -469,6 +487,11 @@ def log_softmax(x, axis=-1):
     if not is_fast(x):
         return _sm.log_softmax(x, axis=axis)
     x3 = _three_d(x, axis)
+    out = _compiled_log_softmax(x3)
+    if out is False:
+        return _sm.log_softmax(x, axis=axis)
+    if out is not None:
+        return out.reshape(x.shape)
     out = np.empty_like(x3)
     a, c, b = x3.shape
     f32 = x3.dtype == np.float32

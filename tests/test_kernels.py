@@ -22,6 +22,26 @@ from coursepkg import losses as teaching_losses
 from coursepkg import softmax as teaching_sm
 from coursepkg import torch as ctorch
 
+#: Both ways the NumPy face computes log_softmax on the last axis: its array
+#: operations, and the compiled kernel (:mod:`coursepkg.compiled`, tested
+#: in full in test_compiled.py).  Tests without this parameter run the
+#: array operations.
+BOTH_PATHS = pytest.mark.parametrize("kernel_path", ["array operations", "compiled"])
+
+
+@pytest.fixture(autouse=True)
+def _kernel_path(request, monkeypatch):
+    from coursepkg import compiled
+
+    params = getattr(getattr(request.node, "callspec", None), "params", {})
+    if params.get("kernel_path", "array operations") == "array operations":
+        monkeypatch.setattr(kernels, "_compiled_log_softmax", lambda x3: None)
+    elif compiled._off("COURSEPKG_COMPILED"):
+        pytest.skip("COURSEPKG_COMPILED=0")
+    else:
+        assert compiled.available(), compiled.status()
+
+
 FUNCS = {
     "softmax": (kernels.softmax, teaching_sm.softmax),
     "log_softmax": (kernels.log_softmax, teaching_sm.log_softmax),
@@ -56,7 +76,8 @@ def adversarial(rng, shape):
 @pytest.mark.parametrize(
     "shape,axis", [((64, 100), -1), ((3, 50, 7), 1), ((9, 4000), 0), ((5,), 0)]
 )
-def test_fast_equals_teaching_version(name, dtype, shape, axis, rng):
+@BOTH_PATHS
+def test_fast_equals_teaching_version(name, dtype, shape, axis, rng, kernel_path):
     fast, teaching = FUNCS[name]
     for x in adversarial(rng, shape):
         x = x.astype(dtype)
@@ -99,7 +120,8 @@ def test_logsumexp_keepdims_and_temperature(rng):
 
 
 @pytest.mark.parametrize("name", list(FUNCS))
-def test_special_values_are_those_of_the_teaching_version(name):
+@BOTH_PATHS
+def test_special_values_are_those_of_the_teaching_version(name, kernel_path):
     fast, teaching = FUNCS[name]
     x = np.array(
         [[1.0, np.inf, 2.0], [-np.inf] * 3, [np.nan, 1.0, 2.0], [0.0, -np.inf, 1.0]]
@@ -137,7 +159,8 @@ def float32_cases(rng):
     return [x.astype(np.float32) for x in adversarial(rng, (64, 1000))]
 
 
-def test_float32_log_softmax_within_2_ulp_at_every_entry(float32_cases):
+@BOTH_PATHS
+def test_float32_log_softmax_within_2_ulp_at_every_entry(float32_cases, kernel_path):
     for x in float32_cases:
         exact = teaching_sm.log_softmax(x.astype(np.float64))
         finite = np.isfinite(exact)
@@ -145,7 +168,8 @@ def test_float32_log_softmax_within_2_ulp_at_every_entry(float32_cases):
         assert err.max() <= 2.0, err.max()
 
 
-def test_float32_log_softmax_largest_entry_beats_cancellation(float32_cases):
+@BOTH_PATHS
+def test_float32_log_softmax_largest_entry_beats_cancellation(float32_cases, kernel_path):
     # the naive x_max - max - log(sum) loses every digit of -log1p(rest)
     x = float32_cases[0]
     exact = teaching_sm.log_softmax(x.astype(np.float64))
@@ -390,7 +414,8 @@ def test_float32_log_softmax_in_output_shifted_block(rng, monkeypatch):
 
 
 @pytest.mark.parametrize("shape", [(512, 1000), (64, 8000)])
-def test_float32_log_softmax_allocates_only_its_result(shape, rng):
+@BOTH_PATHS
+def test_float32_log_softmax_allocates_only_its_result(shape, rng, kernel_path):
     import tracemalloc
 
     x = rng.standard_normal(shape).astype(np.float32)
