@@ -479,6 +479,12 @@ def _log_softmax_rows(x):
     each within half a unit of ``|out|``: at most 1.5 ULP, and the largest
     entry, ``-L``, within half an ULP.  Returns None when a row's maximum is
     not finite (the teaching version gives those their documented NaN/-inf).
+
+    On the CPU, when :mod:`coursepkg.compiled` has its library, the fused C
+    kernel computes the same ``(out, m, L)`` (with ``L`` summed without the
+    maximal entry's 1, and each float32 output rounded once from float64:
+    within 0.54 ULP) and also refuses rows holding a NaN; the chunked array
+    operations below are the fallback.
     """
     if _compiled_ok(x):
         out = torch.empty_like(x)
@@ -565,13 +571,19 @@ class LogSoftmaxFunction(torch.autograd.Function):
     Under :mod:`torch.func` transforms the forward is the teaching version
     (:func:`coursepkg.softmax.log_softmax_last`), whose operations all batch.
 
-    Speed: the float64 exponentials alone (about 1.2 ns an entry on the
-    2-core machine, once forward and once backward) take longer than torch's
-    fused float32 ``log_softmax`` forward and backward together; float32 at
-    (2048, 1000) ran 3.4x torch's forward time and 8x its forward +
-    backward (load 3).  A float32 ``exp`` would be as fast, but its rounding
-    (up to 1 ULP per term, and ``|x - m|`` times 2**-24 from rounding the
-    shift) puts the largest entry and the gradient outside 2 ULP.
+    Speed: on the CPU both passes run the fused C kernel of
+    :mod:`coursepkg.compiled` (one read of each row for the maximum, one for
+    the float64 exponentials and their sum, one to write the output; built
+    with OpenMP, on torch's own worker threads): 1.2-1.3x torch's float32
+    time forward and forward + backward at (4096, 1000) and (512, 32000) on
+    the 2-core machine, where the chunked array operations below took 4.4x
+    and 2.0x (``benchmarks/run.py``, suite ``torch_face``).  Those array
+    operations are the fallback without a C compiler and on other devices:
+    every pass over the array is a separate torch call, and the float64
+    exponentials alone cost more than torch's fused float32 kernel; a
+    float32 ``exp`` would be as fast, but its rounding (up to 1 ULP per term,
+    and ``|x - m|`` times 2**-24 from rounding the shift) puts the largest
+    entry and the gradient outside 2 ULP.
     """
 
     generate_vmap_rule = True

@@ -45,7 +45,7 @@ def configurations() -> dict[str, dict[str, str]]:
     # NumPy without its widest loops (AVX-512 on x86, SVE on ARM) ...
     narrower = {"NPY_DISABLE_CPU_FEATURES": " ".join(wide)}
     # ... and with its baseline only
-    baseline = {"NPY_DISABLE_CPU_FEATURES": " ".join(have)}
+    baseline = {"NPY_DISABLE_CPU_FEATURES": " ".join(have), "COURSEPKG_ISA": "baseline"}
     if platform.machine().lower() in ("x86_64", "amd64"):
         if avx2:  # an AVX2 machine (on an older CPU, asking for AVX2 would crash)
             narrower.update({
@@ -53,6 +53,7 @@ def configurations() -> dict[str, dict[str, str]]:
                 "MKL_ENABLE_INSTRUCTIONS": "AVX2", "MKL_CBWR": "AVX2",
                 "ONEDNN_MAX_CPU_ISA": "AVX2",
                 "OPENBLAS_CORETYPE": "Haswell",
+                "COURSEPKG_ISA": "v3",  # the compiled log_softmax's AVX2 variant
             })
         baseline.update({  # torch's scalar (non-vectorised) kernels, SSE4.2 BLAS
             "ATEN_CPU_CAPABILITY": "default",

@@ -122,3 +122,15 @@ def test_stored_outputs_hold(runs, name):
         f"strict nbval fails with {settings}: a stored output depends on the "
         f"machine.\n{out[-8000:]}")
     assert " passed" in out and "no tests ran" not in out, out[-2000:]
+
+
+@pytest.mark.parametrize("name", sorted(configurations()))
+def test_the_compiled_kernel_follows_the_configuration(name):
+    """The compiled log_softmax runs the variant the emulated machine would."""
+    out = subprocess.run(
+        [sys.executable, "-c", "from coursepkg import compiled; print(compiled.status())"],
+        capture_output=True, text=True, check=True, cwd=ROOT, env=environment(name),
+    ).stdout
+    want = {"v3": "(plain, x86-64-v3)", "baseline": "(plain, baseline)"}.get(
+        configurations()[name].get("COURSEPKG_ISA"), "compiled (plain, ")
+    assert out.startswith("compiled") and want in out, out
