@@ -130,11 +130,16 @@ def _trusted(library: Path) -> bool:
 
 def _build(cc: list[str], kind: str, target: Path) -> None:
     """Compile :data:`SOURCE` to ``target`` (atomically: a temporary name,
-    then a rename, so concurrent builds do not see half a library)."""
+    then a rename, so concurrent builds do not see half a library).  A
+    compiler that refuses the x86-64-v4/v3 variants (GCC before 11) gets a
+    second try with the baseline variant only."""
     tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     cmd = [*cc, *FLAGS, *KINDS[kind], "-o", str(tmp), str(SOURCE), "-lm"]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            cmd.insert(len(cc), "-DCOURSEPKG_BASELINE_ONLY")
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise OSError(f"{shlex.join(cmd)} failed: {done.stderr.strip()[-400:]}")
         os.chmod(tmp, 0o755)
@@ -165,7 +170,8 @@ def _load(path: Path, level: int | None = None) -> dict:
     if level is None:
         cap = os.environ.get("COURSEPKG_ISA", "").strip().lower()
         level = _LEVELS[cap] if cap else cpu
-    level = max((v for v in _SUFFIX if v <= min(level, cpu)), default=0)
+    built = [v for v in _SUFFIX if hasattr(lib, f"cp_log_softmax_f32{_SUFFIX[v]}")]
+    level = max((v for v in built if v <= min(level, cpu)), default=0)
     suffix = _SUFFIX[level]
     ptr, i64 = ctypes.c_void_p, ctypes.c_int64
     funcs, par = {}, {}
@@ -246,7 +252,12 @@ def _initialise(kind: str) -> dict:
             shutil.rmtree(private, ignore_errors=True)
             return {"reason": f"build failed: {error}"}
     try:
+        before = _mapped_libgomp()
         state = _load(target)
+        if kind == "openmp" and before and _mapped_libgomp() != before:
+            # a second OpenMP runtime: its threads would compete with torch's
+            return {"reason": "the OpenMP build loaded a libgomp other than torch's: "
+                              + ", ".join(sorted(_mapped_libgomp() - before))}
         _self_test(state)
         if private is not None:
             state["path"] += " (a private build: the cache folder was not usable)"
@@ -268,16 +279,29 @@ def _get(kind: str) -> dict:
     return state
 
 
+def _mapped_libgomp() -> set[str]:
+    """The libgomp files this process has loaded (Linux)."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return set()
+    return {line.split()[-1] for line in maps.splitlines()
+            if os.path.basename(line.split()[-1]).startswith("libgomp")}
+
+
 def torch_kind() -> str:
-    """The build for the torch face: ``openmp`` where PyTorch's own threads
-    are OpenMP's on Linux (the library then shares them), else ``plain``."""
+    """The build for the torch face: ``openmp`` where PyTorch already runs
+    on a loaded ``libgomp`` (Linux) and the OpenMP build, once loaded, uses
+    that same one (its worker threads are then torch's); else ``plain``."""
     state = _states.get("torch-kind")
     if state is None:
-        import torch
+        import torch  # noqa: F401  (loads torch's libgomp, if it has one)
 
-        openmp = (sys.platform.startswith("linux")
-                  and "parallel backend: OpenMP" in torch.__config__.parallel_info())
-        state = _states["torch-kind"] = {"kind": "openmp" if openmp else "plain"}
+        kind = "plain"
+        if sys.platform.startswith("linux") and _mapped_libgomp():
+            if "funcs" in _get("openmp"):
+                kind = "openmp"
+        state = _states["torch-kind"] = {"kind": kind}
     return state["kind"]
 
 

@@ -458,7 +458,7 @@ def _compiled_log_softmax(x3):
     from . import compiled
 
     a, c, b = x3.shape
-    if b != 1 or not compiled.available():
+    if b != 1 or not x3.flags.aligned or not compiled.available():
         return None
     out = np.empty_like(x3)
     m, lognorm = np.empty(a, x3.dtype), np.empty(a)

@@ -414,3 +414,45 @@ def test_a_planted_library_is_not_loaded(tmp_path, how):
     assert not marker.exists()
     assert answer["status"].startswith("compiled")
     _right(answer["out"])
+
+
+def test_a_compiler_without_the_variants_builds_the_baseline(tmp_path):
+    """GCC before 11 refuses target("arch=x86-64-v4"): the loader retries
+    with the baseline variant only."""
+    real = shutil.which("cc") or shutil.which("gcc")
+    wrapper = tmp_path / "old-cc"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" --version "*) exec ' + real + ' "$@";; esac\n'
+        'case " $* " in *" -DCOURSEPKG_BASELINE_ONLY "*) exec ' + real + ' "$@";; esac\n'
+        'echo "error: attribute(target(\\"arch=x86-64-v4\\")) is unknown" >&2; exit 1\n')
+    wrapper.chmod(0o755)
+    answer = _answer(_python(_CHECK, {"CC": str(wrapper),
+                                      "COURSEPKG_CACHE_DIR": str(tmp_path / "c")}, tmp_path))
+    assert answer["status"].startswith("compiled") and "baseline" in answer["status"]
+    _right(answer["out"])
+
+
+def test_the_torch_face_uses_the_plain_build_without_torchs_libgomp(monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setattr(compiled, "_states", {k: v for k, v in compiled._states.items()
+                                              if k != "torch-kind"})
+    monkeypatch.setattr(compiled, "_mapped_libgomp", lambda: set())
+    assert compiled.torch_kind() == "plain"
+
+
+def test_the_numpy_face_on_unaligned_and_strided_input():
+    from coursepkg import kernels
+    from coursepkg import softmax as teaching
+
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((50, 33)) * 5).astype(np.float32)
+    raw = bytearray(x.nbytes + 1)
+    unaligned = np.frombuffer(raw, dtype=np.float32, offset=1, count=x.size).reshape(x.shape)
+    assert not unaligned.flags.aligned
+    # np.frombuffer of a bytearray is writable: fill it
+    unaligned[...] = x
+    for got in (kernels.log_softmax(unaligned), kernels.log_softmax(np.asfortranarray(x)),
+                kernels.log_softmax(x.T, axis=0).T):
+        err = _ulp(got, teaching.log_softmax(x.astype(np.float64)), np.float32)
+        assert err.max() <= 2.0

@@ -252,7 +252,13 @@ ATTR void cp_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,   \
     }                                                                          \
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+/* The x86-64-v4/v3 variants need GCC 11 or Clang 12 (the loader retries
+ * with -DCOURSEPKG_BASELINE_ONLY when a compiler refuses them). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(COURSEPKG_BASELINE_ONLY)
+#define COURSEPKG_VARIANTS 1
+#endif
+
+#if COURSEPKG_VARIANTS
 DEFINE_KERNELS(_v4, __attribute__((target("arch=x86-64-v4"))))
 DEFINE_KERNELS(_v3, __attribute__((target("arch=x86-64-v3"))))
 #endif
@@ -262,7 +268,7 @@ DEFINE_KERNELS(_base, )
  * 4 = x86-64-v4, 3 = x86-64-v3, 0 = the baseline build only. */
 int cp_cpu_level(void)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if COURSEPKG_VARIANTS
     __builtin_cpu_init();
     if (__builtin_cpu_supports("x86-64-v4")) return 4;
     if (__builtin_cpu_supports("x86-64-v3")) return 3;
@@ -337,7 +343,7 @@ void cp_par_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,    \
     }                                                                          \
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if COURSEPKG_VARIANTS
 DEFINE_PARALLEL(_v4)
 DEFINE_PARALLEL(_v3)
 #endif
