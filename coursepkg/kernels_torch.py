@@ -24,6 +24,8 @@ everything ``torch.nn.functional`` gives it:
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 from torch._C import _functorch
@@ -460,10 +462,13 @@ def _compiled_ok(x) -> bool:
 
 
 def _threads() -> int:
-    """As many threads as the kernels use and torch is allowed."""
+    """torch's thread count (``torch.set_num_threads``), capped by
+    ``COURSEPKG_THREADS`` where that is set (the NumPy face's default of two
+    threads is not a cap here: on a 16-core machine torch uses 16)."""
     from .kernels import THREADS
 
-    return max(1, min(THREADS, torch.get_num_threads()))
+    n = torch.get_num_threads()
+    return max(1, min(n, THREADS) if os.environ.get("COURSEPKG_THREADS") else n)
 
 
 def _log_softmax_rows(x):

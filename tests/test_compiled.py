@@ -456,3 +456,21 @@ def test_the_numpy_face_on_unaligned_and_strided_input():
                 kernels.log_softmax(x.T, axis=0).T):
         err = _ulp(got, teaching.log_softmax(x.astype(np.float64)), np.float32)
         assert err.max() <= 2.0
+
+
+def test_the_torch_face_follows_torchs_thread_count(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from coursepkg import kernels, kernels_torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(5)
+    try:
+        monkeypatch.delenv("COURSEPKG_THREADS", raising=False)
+        assert kernels_torch._threads() == 5  # not the NumPy face's default of two
+        monkeypatch.setenv("COURSEPKG_THREADS", "1")
+        assert kernels_torch._threads() == min(5, kernels.THREADS)
+        torch.set_num_threads(1)
+        monkeypatch.delenv("COURSEPKG_THREADS")
+        assert kernels_torch._threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -93,7 +93,8 @@ INLINE double exp32(double t)
     return p * pow2(k);
 }
 
-/* exp(t + c) for float64 results: t <= 0 (or NaN), |c| <= 2**-40 |t| a
+/* exp(t + c) for float64 results: t <= 0 and not NaN (the callers check
+ * for NaN before), |c| <= 2**-40 |t| a
  * rounding error carried along; 0 below -746.  Taylor's polynomial to
  * degree 13 on |r| <= ln(2)/2 (remainder below 5e-18): about 2e-16
  * relative error with the roundings; subnormal results round once. */
@@ -180,9 +181,13 @@ ATTR int cp_log_softmax_f64##SUFFIX(const double *x, double *out, double *mx,  \
         const double *xr = x + i * cols;                                       \
         double *o = out + i * cols;                                            \
         double m = -INFINITY;                                                  \
-        _Pragma("omp simd reduction(max:m)")                                   \
-        for (int64_t j = 0; j < cols; j++) m = xr[j] > m ? xr[j] : m;          \
-        if (!(m > -INFINITY && m < INFINITY)) return 1;                        \
+        int nan = 0;                                                           \
+        _Pragma("omp simd reduction(max:m) reduction(|:nan)")                  \
+        for (int64_t j = 0; j < cols; j++) {                                   \
+            m = xr[j] > m ? xr[j] : m;                                         \
+            nan |= xr[j] != xr[j];                                             \
+        }                                                                      \
+        if (nan || !(m > -INFINITY && m < INFINITY)) return 1;                 \
         double below = 0.0, ties = 0.0;                                        \
         _Pragma("omp simd reduction(+:below,ties)")                            \
         for (int64_t j = 0; j < cols; j++) {                                   \
@@ -191,7 +196,6 @@ ATTR int cp_log_softmax_f64##SUFFIX(const double *x, double *out, double *mx,  \
             below += xr[j] == m ? 0.0 : e;                                     \
             ties += xr[j] == m ? 1.0 : 0.0;                                    \
         }                                                                      \
-        if (below != below) return 1;                                          \
         double L = log1p(below + (ties - 1.0));                                \
         _Pragma("omp simd")                                                    \
         for (int64_t j = 0; j < cols; j++) {                                   \
@@ -221,7 +225,7 @@ ATTR void cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,     \
                              - exp32(((double)xr[j] - md) - L) * s); \
         if (L < 0.5) { /* one maximal entry, p_k > 0.6 */                      \
             int64_t k = 0;                                                     \
-            while (xr[k] != mx[i]) k++;                                        \
+            while (k < cols - 1 && xr[k] != mx[i]) k++;                                        \
             out[k] = (float)(((double)gr[k] - s) - s * expm1(-L));             \
         }                                                                      \
     }                                                                          \
@@ -246,7 +250,7 @@ ATTR void cp_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,   \
         }                                                                      \
         if (L < 0.5) {                                                         \
             int64_t k = 0;                                                     \
-            while (xr[k] != m) k++;                                            \
+            while (k < cols - 1 && xr[k] != m) k++;                                            \
             out[k] = (gr[k] - s) - s * expm1(-L);                              \
         }                                                                      \
     }                                                                          \
