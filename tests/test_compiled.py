@@ -268,15 +268,27 @@ def test_threads_and_builds_give_the_same_bits(dtype):
         assert torch.equal(out, results[0][0]) and torch.equal(grad, results[0][1])
 
 
-def test_torch_build_shares_torchs_openmp_runtime():
-    torch = pytest.importorskip("torch")
-    if compiled.torch_kind() != "openmp":
-        pytest.skip("this torch does not run on OpenMP")
-    assert compiled.available("openmp"), compiled.status("openmp")
-    torch.log_softmax(torch.zeros(2, 2), 1)
-    mapped = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
-              if "libgomp" in line}
-    assert len(mapped) == 1, mapped  # one libgomp: torch's worker threads run the kernel
+@pytest.mark.parametrize("first", ["torch", "sklearn"])
+def test_torch_build_shares_torchs_openmp_runtime(tmp_path, first):
+    """Loaded after torch, the OpenMP build brings no libgomp of its own: it
+    runs on torch's (scikit-learn, imported first, has a renamed copy of its
+    own, which it keeps)."""
+    code = f"""
+import json, sys
+import {'sklearn.linear_model' if first == 'sklearn' else 'torch'}
+import torch
+from coursepkg import compiled
+before = compiled._mapped_libgomp()
+kind = compiled.torch_kind()
+print(json.dumps(dict(kind=kind, before=sorted(before), after=sorted(compiled._mapped_libgomp()),
+                      status=compiled.status(kind))))
+"""
+    answer = _answer(_python(code, {"COURSEPKG_CACHE_DIR": str(tmp_path / "c")}, tmp_path))
+    torchs = [p for p in answer["before"] if "/torch/" in p]
+    if not torchs:
+        pytest.skip("this torch does not run on libgomp")
+    assert answer["kind"] == "openmp", answer["status"]
+    assert answer["after"] == answer["before"]
 
 
 # --------------------------------------------------------------- the loader
