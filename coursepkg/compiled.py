@@ -1,7 +1,8 @@
 r"""Compiled ``log_softmax``: a fused C kernel, built on first use.
 
-``log_softmax`` with its documented accuracy (float32: every entry, the
-largest included, within 2 ULP) needs float64 exponentials, and a chain of
+``log_softmax`` with the accuracy the package documents (float32: every
+entry, the largest included, within 2 ULP; this kernel gives 0.54) needs
+float64 exponentials, and a chain of
 array operations that each read and write the whole array costs several
 times one fused pass over it (measured: 4.4x torch's own float32
 ``log_softmax`` at (4096, 1000) on the 2-core machine).  This module
@@ -10,9 +11,10 @@ compiles ``csrc/log_softmax.c``, the fused forward and gradient of
 compiler that is on the machine (the one that builds Python's own extension
 modules) and caches the library.  It is built twice:
 
-- ``openmp``, for the torch face where PyTorch runs on OpenMP (Linux): its
-  row blocks run on OpenMP threads, and since the library is loaded after
-  PyTorch it shares PyTorch's ``libgomp`` and so its worker threads.  (On
+- ``openmp``, for the torch face where PyTorch has loaded a ``libgomp``
+  (Linux): its row blocks run on OpenMP threads, and since the library is
+  loaded after PyTorch it shares PyTorch's ``libgomp`` and so its worker
+  threads (a build that would bring a second ``libgomp`` is not used).  (On
   Python threads, PyTorch's OpenMP workers, still spinning after the
   previous torch operation, took the second core: float32 (4096, 1000)
   forward measured 0.9x to 3.7x torch's time from one run to the next,
@@ -41,10 +43,16 @@ Settings, all read once, at the first call:
     compute as a smaller machine would.
 ``COURSEPKG_CACHE_DIR``
     Where built libraries are kept (default ``$XDG_CACHE_HOME/coursepkg`` or
-    ``~/.cache/coursepkg``).  A library found there is loaded only when it
-    belongs to this user and nobody else can write it; otherwise, or when
-    the folder cannot be written, the build goes to a private temporary
-    folder for this process.
+    ``~/.cache/coursepkg``).  The folder must be this user's and writable by
+    nobody else, and the library is loaded only when the very file opened
+    (checked on the open file and loaded through ``/proc/self/fd``, so a
+    folder renamed in between changes nothing) is this user's and writable
+    by nobody else; otherwise, or when the folder cannot be written, the
+    build goes to a private temporary folder for this process.  (Without
+    ``/proc``, as on macOS, the file is checked, then loaded by its path.)
+
+A compiler that fails or hangs (``BUILD_TIMEOUT``) is reported by
+:func:`status` and not retried in that process.
 
 :func:`status` says which path is in use and why.
 """
@@ -84,6 +92,16 @@ _BLOCK_MIN = 1 << 16
 
 _lock = threading.Lock()
 _states: dict[str, dict] = {}
+
+
+def _after_fork() -> None:
+    # a thread of the parent may have held the lock at the fork
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _off(name: str) -> bool:
@@ -128,6 +146,15 @@ def _trusted(library: Path) -> bool:
     return _private(library, folder=False) and _private(library.parent, folder=True)
 
 
+class BuildError(OSError):
+    """The compiler failed, or ran past its time (not a cache problem)."""
+
+
+#: Seconds for ``cc --version`` and for one compilation (about one second
+#: here); a compiler that hangs costs this once per process, not forever.
+VERSION_TIMEOUT, BUILD_TIMEOUT = 10, 120
+
+
 def _build(cc: list[str], kind: str, target: Path) -> None:
     """Compile :data:`SOURCE` to ``target`` (atomically: a temporary name,
     then a rename, so concurrent builds do not see half a library).  A
@@ -136,12 +163,18 @@ def _build(cc: list[str], kind: str, target: Path) -> None:
     tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     cmd = [*cc, *FLAGS, *KINDS[kind], "-o", str(tmp), str(SOURCE), "-lm"]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+            if done.returncode != 0:
+                cmd.insert(len(cc), "-DCOURSEPKG_BASELINE_ONLY")
+                done = subprocess.run(cmd, capture_output=True, text=True,
+                                      timeout=BUILD_TIMEOUT)
+        except FileNotFoundError as error:
+            raise BuildError(f"{shlex.join(cmd)} failed: {error}") from None
+        except subprocess.TimeoutExpired:
+            raise BuildError(f"{shlex.join(cmd)} ran past {BUILD_TIMEOUT} s") from None
         if done.returncode != 0:
-            cmd.insert(len(cc), "-DCOURSEPKG_BASELINE_ONLY")
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            raise OSError(f"{shlex.join(cmd)} failed: {done.stderr.strip()[-400:]}")
+            raise BuildError(f"{shlex.join(cmd)} failed: {done.stderr.strip()[-400:]}")
         os.chmod(tmp, 0o755)
         os.replace(tmp, target)
     finally:
@@ -151,7 +184,7 @@ def _build(cc: list[str], kind: str, target: Path) -> None:
 def _library_name(cc: list[str], kind: str) -> str:
     try:
         version = subprocess.run([*cc, "--version"], capture_output=True, text=True,
-                                 timeout=60).stdout
+                                 timeout=VERSION_TIMEOUT).stdout
     except (OSError, subprocess.SubprocessError):
         version = ""
     key = hashlib.sha256()
@@ -179,15 +212,37 @@ def _load(path: Path, level: int | None = None) -> dict:
         f = getattr(lib, f"cp_log_softmax_{dtype}{suffix}")
         f.argtypes, f.restype = [ptr] * 4 + [i64] * 2, ctypes.c_int
         g = getattr(lib, f"cp_log_softmax_grad_{dtype}{suffix}")
-        g.argtypes, g.restype = [ptr] * 5 + [i64] * 2, None
+        g.argtypes, g.restype = [ptr] * 5 + [i64] * 2, ctypes.c_int
         funcs[dtype] = (f, g)
         f = getattr(lib, f"cp_par_log_softmax_{dtype}{suffix}")
         f.argtypes, f.restype = [ptr] * 4 + [i64] * 2 + [ctypes.c_int], ctypes.c_int
         g = getattr(lib, f"cp_par_log_softmax_grad_{dtype}{suffix}")
-        g.argtypes, g.restype = [ptr] * 5 + [i64] * 2 + [ctypes.c_int], None
+        g.argtypes, g.restype = [ptr] * 5 + [i64] * 2 + [ctypes.c_int], ctypes.c_int
         par[dtype] = (f, g)
     return {"lib": lib, "funcs": funcs, "par": par, "path": str(path), "file": path,
             "cpu_level": cpu, "variant": {4: "x86-64-v4", 3: "x86-64-v3", 0: "baseline"}[level]}
+
+
+def _load_pinned(path: Path) -> dict:
+    """:func:`_load` of ``path`` after checking the file that will be loaded
+    (Linux): open it without following links, check its owner and mode on
+    the open file, and load that very file through ``/proc/self/fd``.  A
+    check of the path followed by a load of the path would let anyone who
+    can rename a folder above it swap the file in between."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if (not stat.S_ISREG(st.st_mode)
+                or (hasattr(os, "getuid") and st.st_uid != os.getuid())
+                or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+            raise PermissionError(f"{path} is not private to this user")
+        pinned = Path(f"/proc/self/fd/{fd}")
+        state = _load(pinned if pinned.exists() else path)
+    finally:
+        os.close(fd)
+    state["path"] = state["file"] = path
+    return state
 
 
 def _self_test(state) -> None:
@@ -232,40 +287,38 @@ def _initialise(kind: str) -> dict:
         return {"reason": "no C compiler found (set CC, or install gcc or clang)"}
     name = _library_name(cc, kind)
     cache = _cache_dir()
-    target = cache / name
     private = None
+    before = _mapped_libgomp()
     try:
-        if not _trusted(target):
+        try:  # the user's cache
             cache.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not _private(cache, folder=True):
                 raise PermissionError(f"{cache} is not private to this user")
-            _build(cc, kind, target)
-            if not _trusted(target):
-                raise PermissionError(f"{target} is not private to this user")
-    except (OSError, subprocess.SubprocessError):
-        # a read-only or shared cache: build privately, for this process only
-        private = Path(tempfile.mkdtemp(prefix="coursepkg-"))
-        target = private / name
-        try:
-            _build(cc, kind, target)
-        except (OSError, subprocess.SubprocessError) as error:
-            shutil.rmtree(private, ignore_errors=True)
-            return {"reason": f"build failed: {error}"}
-    try:
-        before = _mapped_libgomp()
-        state = _load(target)
-        if kind == "openmp" and before and _mapped_libgomp() != before:
-            # a second OpenMP runtime: its threads would compete with torch's
-            return {"reason": "the OpenMP build loaded a libgomp other than torch's: "
-                              + ", ".join(sorted(_mapped_libgomp() - before))}
-        _self_test(state)
-        if private is not None:
-            state["path"] += " (a private build: the cache folder was not usable)"
-    except (OSError, AttributeError) as error:
+            if not _trusted(cache / name):
+                _build(cc, kind, cache / name)
+            state = _load_pinned(cache / name)
+        except BuildError:
+            raise
+        except OSError:  # a shared, read-only or tampered cache: build privately
+            private = Path(tempfile.mkdtemp(prefix="coursepkg-"))
+            _build(cc, kind, private / name)
+            state = _load_pinned(private / name)
+            state["path"] = f"{state['path']} (a private build: the cache folder was not usable)"
+    except BuildError as error:
+        return {"reason": f"build failed: {error}"}
+    except (OSError, AttributeError) as error:  # AttributeError: a missing entry point
         return {"reason": f"load failed: {error}"}
     finally:
-        if private is not None:  # the loaded library stays mapped
+        if private is not None:  # a loaded library stays mapped
             shutil.rmtree(private, ignore_errors=True)
+    if kind == "openmp" and before and _mapped_libgomp() != before:
+        # a second OpenMP runtime: its threads would compete with torch's
+        return {"reason": "the OpenMP build loaded a libgomp other than torch's: "
+                          + ", ".join(sorted(_mapped_libgomp() - before))}
+    try:
+        _self_test(state)
+    except (OSError, AttributeError) as error:
+        return {"reason": f"load failed: {error}"}
     return state
 
 
@@ -376,13 +429,15 @@ def log_softmax_grad_rows(x, m, lognorm, g, grad, *, dtype, rows: int, cols: int
     ``lognorm`` of :func:`log_softmax_rows` (addresses, as there)."""
     state, name = _get(kind), _dtype_name(dtype)
     if kind == "openmp":
-        state["par"][name][1](x, m, lognorm, g, grad, rows, cols, threads)
-        return
-    backward, size = state["funcs"][name][1], 4 if name == "f32" else 8
+        failed = state["par"][name][1](x, m, lognorm, g, grad, rows, cols, threads)
+    else:
+        backward, size = state["funcs"][name][1], 4 if name == "f32" else 8
 
-    def call(start, stop):
-        off = start * cols * size
-        backward(x + off, m + start * size, lognorm + start * 8, g + off, grad + off,
-                 stop - start, cols)
+        def call(start, stop):
+            off = start * cols * size
+            return backward(x + off, m + start * size, lognorm + start * 8, g + off,
+                            grad + off, stop - start, cols)
 
-    _parallel(call, _split(rows, cols, threads), threads)
+        failed = any(_parallel(call, _split(rows, cols, threads), threads))
+    if failed:  # its row of float64 scratch
+        raise MemoryError(f"log_softmax's gradient: no memory for {cols} float64 numbers")

@@ -99,6 +99,17 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's worker threads do not exist there, so
+    work submitted to its pool would wait forever; start a new one."""
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _three_d(x, axis: int):
     """``x`` viewed as ``(A, C, B)`` with the reduction axis in the middle."""
     x = np.ascontiguousarray(x)

@@ -492,6 +492,7 @@ def _log_softmax_rows(x):
     operations below are the fallback.
     """
     if _compiled_ok(x):
+        x = x.resolve_neg()  # the kernel reads memory: a negative view's bit is not in it
         out = torch.empty_like(x)
         m = x.new_empty(x.shape[0], 1)
         lognorm = torch.empty(x.shape[0], 1, dtype=_D)
@@ -537,6 +538,7 @@ def _log_softmax_grad_rows(x, m, lognorm, g):
     (no cancellation in ``g_k - p_k \sum g``).
     """
     if _compiled_ok(x) and g.dtype == x.dtype and g.device == x.device:
+        x, g = x.resolve_neg(), g.resolve_neg()
         grad = torch.empty_like(g)
         compiled.log_softmax_grad_rows(
             x.data_ptr(), m.data_ptr(), lognorm.data_ptr(), g.data_ptr(), grad.data_ptr(),

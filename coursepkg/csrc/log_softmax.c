@@ -17,8 +17,9 @@
  * float64 input keeps the rounding error of x_j - m (TwoSum) and folds it
  * into the exponential and the output.
  *
- * The gradient for an upstream g is  g_j - p_j * sum(g),  p_j = exp(x_j - m - L),
- * with the maximal entry, when p_k > 0.6, as (g_k - sum g) - sum g * expm1(-L)
+ * The gradient for an upstream g is  g_j - p_j * sum(g),  p_j = exp(x_j - m - L)
+ * (float64 exponential in both dtypes: the difference may cancel),
+ * with the maximal entry, when p_k > 0.6, as -(sum of the other g) - sum g * expm1(-L)
  * (no cancellation between g_k and p_k * sum g when p_k is close to one).
  *
  * A row whose maximum is not finite, or that holds a NaN, is not computed:
@@ -72,9 +73,11 @@ INLINE double pow2(int64_t k) /* 2**k for -1022 <= k <= 1023 */
  * NaN before).  t is clamped at -300: e**-300 = 5e-131, and that times any
  * float32 sum (at most 2**31 * 3.4e38 = 7e47) is below float32's smallest
  * subnormal, so the clamp changes no float32 result.  On |r| <= ln(2)/2 a
- * degree-7 polynomial interpolating exp at the Chebyshev nodes (computed
+ * degree-9 polynomial interpolating exp at the Chebyshev nodes (computed
  * with mpmath at 50 digits, coefficients rounded to double): relative error
- * below 6e-11, 0.001 of a float32 ULP.  Branch-free, so loops vectorise. */
+ * below 2e-14.  The forward needs 1e-9 (a float32 ULP is 6e-8); the
+ * gradient's cancellation check (cp_log_softmax_grad_f32) counts on 2e-14.
+ * Branch-free, so loops vectorise. */
 INLINE double exp32(double t)
 {
     double kd, r, p;
@@ -82,14 +85,16 @@ INLINE double exp32(double t)
     t = t > -300.0 ? t : -300.0;                       /* one vmaxpd */
     ROUND_OVER_LN2(t, kd, k);
     r = (t - kd * LN2_HI) - kd * LN2_LO;
-    p = 0.00019907569310848288;
-    p = p * r + 0.0013948578326459795;
-    p = p * r + 0.008333283538708528;
-    p = p * r + 0.041666218319291945;
-    p = p * r + 0.16666666786308587;
-    p = p * r + 0.5000000107729166;
-    p = p * r + 0.999999999995509;
-    p = p * r + 0.9999999999595618;
+    p = 2.7632640675430236e-06;
+    p = p * r + 2.4884459751751116e-05;
+    p = p * r + 0.0001984119064754424;
+    p = p * r + 0.0013888801749656543;
+    p = p * r + 0.008333333367311603;
+    p = p * r + 0.04166666704055191;
+    p = p * r + 0.16666666666615648;
+    p = p * r + 0.4999999999943859;
+    p = p * r + 1.0000000000000013;
+    p = p * r + 1.0000000000000135;
     return p * pow2(k);
 }
 
@@ -131,7 +136,25 @@ INLINE double minus_error(double a, double b, double d)
     return d > -INFINITY && d < INFINITY ? e : 0.0;
 }
 
-#define DEFINE_KERNELS(SUFFIX, ATTR)                                           \
+/* g_k - sum(g) as minus the sum of the others: with g_k = 1 and the
+ * others 3e-22, sum(g) rounds to 1 and g_k - sum(g) to 0. */
+#define SUM_EXCEPT(T)                                                          \
+INLINE double sum_except_##T(const T *g, int64_t cols, int64_t k)             \
+{                                                                              \
+    double rest = 0.0;                                                         \
+    for (int64_t j = 0; j < cols; j++) rest += j == k ? 0.0 : (double)g[j];    \
+    return rest;                                                               \
+}
+SUM_EXCEPT(float)
+SUM_EXCEPT(double)
+#define sum_except(g, cols, k) _Generic((g), const float *: sum_except_float, \
+                                             const double *: sum_except_double)(g, cols, k)
+
+/* a * b + c: one instruction with FMA, two roundings without (the
+ * baseline variant: fma() would be a libm call per entry there) */
+#define MUL_ADD(a, b, c) ((a) * (b) + (c))
+
+#define DEFINE_KERNELS(SUFFIX, ATTR, FMA)                                           \
 ATTR int cp_log_softmax_f32##SUFFIX(const float *x, float *out, float *mx,     \
                                     double *lognorm, int64_t rows,             \
                                     int64_t cols)                              \
@@ -151,7 +174,8 @@ ATTR int cp_log_softmax_f32##SUFFIX(const float *x, float *out, float *mx,     \
         _Pragma("omp simd reduction(+:below,ties)")                            \
         for (int64_t j = 0; j < cols; j++) {                                   \
             double e = exp32((double)xr[j] - md);                              \
-            below += xr[j] == m ? 0.0 : e;                                     \
+            /* -inf adds nothing (exp32 clamps it to e**-300) */               \
+            below += (xr[j] == m) | (xr[j] == -INFINITY) ? 0.0 : e;            \
             ties += xr[j] == m ? 1.0 : 0.0;                                    \
         }                                                                      \
         double L = log1p(below + (ties - 1.0));                                \
@@ -208,30 +232,63 @@ ATTR int cp_log_softmax_f64##SUFFIX(const double *x, double *out, double *mx,  \
     return 0;                                                                  \
 }                                                                              \
                                                                                \
-ATTR void cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,     \
-                                          const double *lognorm,               \
-                                          const float *g, float *grad,         \
-                                          int64_t rows, int64_t cols)          \
+ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
+                                         const double *lognorm,                \
+                                         const float *g, float *grad,          \
+                                         int64_t rows, int64_t cols)           \
 {                                                                              \
     for (int64_t i = 0; i < rows; i++) {                                       \
         const float *xr = x + i * cols, *gr = g + i * cols;                    \
         float *out = grad + i * cols;                                          \
-        double md = mx[i], L = lognorm[i], s = 0.0;                            \
+        float m = mx[i];                                                       \
+        double md = m, L = lognorm[i], s = 0.0;                                \
         _Pragma("omp simd reduction(+:s)")                                     \
         for (int64_t j = 0; j < cols; j++) s += gr[j];                         \
+        /* g_j - p_j * s may cancel (soft targets near the prediction): the \
+         * result keeps p_j's relative error (exp32's and L's, 2e-14 each) \
+         * times p_j * s / |result|.  Up to 2**18 that is 0.2 ULP; a row   \
+         * with an entry beyond is done again with float64 exponentials,  \
+         * L summed again from them and one rounding (FMA) per entry. */    \
         _Pragma("omp simd")                                                    \
         for (int64_t j = 0; j < cols; j++)                                     \
             out[j] = (float)((double)gr[j]                                     \
-                             - exp32(((double)xr[j] - md) - L) * s); \
+                             - exp32(((double)xr[j] - md) - L) * s);           \
+        /* cancellation beyond 2**18 leaves |out_j| below 2**-18 |g_j| (and  \
+         * only then, as g_j and p_j * s are then within 2**-18): a check in \
+         * float32 lanes, a quarter of the cost of one in the loop above */ \
+        float cancel = -1.0f;                                                  \
+        _Pragma("omp simd reduction(max:cancel)")                              \
+        for (int64_t j = 0; j < cols; j++) {                                   \
+            float c = fabsf(gr[j]) - fabsf(out[j]) * 0x1p18f;                  \
+            cancel = c > cancel ? c : cancel;                                  \
+        }                                                                      \
+        if (cancel > 0.0f) {                                                   \
+            double below = 0.0, ties = 0.0;                                    \
+            _Pragma("omp simd reduction(+:below,ties)")                        \
+            for (int64_t j = 0; j < cols; j++) {                               \
+                double e = exp64((double)xr[j] - md, 0.0);                     \
+                below += (xr[j] == m) | (xr[j] == -INFINITY) ? 0.0 : e;        \
+                ties += xr[j] == m ? 1.0 : 0.0;                                \
+            }                                                                  \
+            L = log1p(below + (ties - 1.0));                                   \
+            double ps = exp(-L) * s;                                           \
+            _Pragma("omp simd")                                                \
+            for (int64_t j = 0; j < cols; j++) {                               \
+                double e = exp64((double)xr[j] - md, 0.0);                     \
+                e = xr[j] == -INFINITY ? 0.0 : e;                              \
+                out[j] = (float)FMA(-e, ps, (double)gr[j]);                    \
+            }                                                                  \
+        }                                                                      \
         if (L < 0.5) { /* one maximal entry, p_k > 0.6 */                      \
             int64_t k = 0;                                                     \
-            while (k < cols - 1 && xr[k] != mx[i]) k++;                                        \
-            out[k] = (float)(((double)gr[k] - s) - s * expm1(-L));             \
+            while (k < cols - 1 && xr[k] != m) k++;                            \
+            out[k] = (float)(-sum_except(gr, cols, k) - s * expm1(-L));        \
         }                                                                      \
     }                                                                          \
+    return 0;                                                                  \
 }                                                                              \
                                                                                \
-ATTR void cp_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,   \
+ATTR int cp_log_softmax_grad_f64##SUFFIX( const double *x, const double *mx,   \
                                           const double *lognorm,               \
                                           const double *g, double *grad,       \
                                           int64_t rows, int64_t cols)          \
@@ -250,10 +307,11 @@ ATTR void cp_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,   \
         }                                                                      \
         if (L < 0.5) {                                                         \
             int64_t k = 0;                                                     \
-            while (k < cols - 1 && xr[k] != m) k++;                                            \
-            out[k] = (gr[k] - s) - s * expm1(-L);                              \
+            while (k < cols - 1 && xr[k] != m) k++;                            \
+            out[k] = -sum_except(gr, cols, k) - s * expm1(-L);                 \
         }                                                                      \
     }                                                                          \
+    return 0;                                                                  \
 }
 
 /* The x86-64-v4/v3 variants need GCC 11 or Clang 12 (the loader retries
@@ -263,10 +321,10 @@ ATTR void cp_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,   \
 #endif
 
 #if COURSEPKG_VARIANTS
-DEFINE_KERNELS(_v4, __attribute__((target("arch=x86-64-v4"))))
-DEFINE_KERNELS(_v3, __attribute__((target("arch=x86-64-v3"))))
+DEFINE_KERNELS(_v4, __attribute__((target("arch=x86-64-v4"))), __builtin_fma)
+DEFINE_KERNELS(_v3, __attribute__((target("arch=x86-64-v3"))), __builtin_fma)
 #endif
-DEFINE_KERNELS(_base, )
+DEFINE_KERNELS(_base, , MUL_ADD)
 
 /* The widest variant this CPU (and its operating system) runs:
  * 4 = x86-64-v4, 3 = x86-64-v3, 0 = the baseline build only. */
@@ -314,37 +372,39 @@ int cp_par_log_softmax_f64##SUFFIX(const double *x, double *out, double *mx,   \
     }                                                                          \
     return (int)bad;                                                           \
 }                                                                              \
-void cp_par_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
-                                         const double *lognorm,                \
-                                         const float *g, float *grad,          \
-                                         int64_t rows, int64_t cols,           \
-                                         int threads)                          \
+int cp_par_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,       \
+                                        const double *lognorm,                 \
+                                        const float *g, float *grad,           \
+                                        int64_t rows, int64_t cols,            \
+                                        int threads)                           \
 {                                                                              \
-    int64_t per = BLOCK_ROWS(cols);                                            \
+    int64_t per = BLOCK_ROWS(cols), bad = 0;                                   \
     (void)threads;                                                             \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic) if(rows * cols >= 131072)") \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic) reduction(|:bad) if(rows * cols >= 131072)") \
     for (int64_t b = 0; b < rows; b += per) {                                  \
         int64_t n = rows - b < per ? rows - b : per;                           \
-        cp_log_softmax_grad_f32##SUFFIX(x + b * cols, mx + b, lognorm + b,     \
-                                        g + b * cols, grad + b * cols, n,      \
-                                        cols);                                 \
+        bad |= cp_log_softmax_grad_f32##SUFFIX(x + b * cols, mx + b,           \
+                                               lognorm + b, g + b * cols,      \
+                                               grad + b * cols, n, cols);      \
     }                                                                          \
+    return (int)bad;                                                           \
 }                                                                              \
-void cp_par_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,    \
-                                         const double *lognorm,                \
-                                         const double *g, double *grad,        \
-                                         int64_t rows, int64_t cols,           \
-                                         int threads)                          \
+int cp_par_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,     \
+                                        const double *lognorm,                 \
+                                        const double *g, double *grad,         \
+                                        int64_t rows, int64_t cols,            \
+                                        int threads)                           \
 {                                                                              \
-    int64_t per = BLOCK_ROWS(cols);                                            \
+    int64_t per = BLOCK_ROWS(cols), bad = 0;                                   \
     (void)threads;                                                             \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic) if(rows * cols >= 131072)") \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic) reduction(|:bad) if(rows * cols >= 131072)") \
     for (int64_t b = 0; b < rows; b += per) {                                  \
         int64_t n = rows - b < per ? rows - b : per;                           \
-        cp_log_softmax_grad_f64##SUFFIX(x + b * cols, mx + b, lognorm + b,     \
-                                        g + b * cols, grad + b * cols, n,      \
-                                        cols);                                 \
+        bad |= cp_log_softmax_grad_f64##SUFFIX(x + b * cols, mx + b,           \
+                                               lognorm + b, g + b * cols,      \
+                                               grad + b * cols, n, cols);      \
     }                                                                          \
+    return (int)bad;                                                           \
 }
 
 #if COURSEPKG_VARIANTS
