@@ -487,9 +487,9 @@ def _log_softmax_rows(x):
 
     On the CPU, when :mod:`coursepkg.compiled` has its library, the fused C
     kernel computes the same ``(out, m, L)`` (with ``L`` summed without the
-    maximal entry's 1, and each float32 output rounded once from float64:
-    within 0.54 ULP) and also refuses rows holding a NaN; the chunked array
-    operations below are the fallback.
+    maximal entry's 1, and each float32 output the rounding of a float64
+    value within 2**-29 of exact: within 0.54 ULP) and also refuses rows
+    holding a NaN; the chunked array operations below are the fallback.
     """
     if _compiled_ok(x):
         x = x.resolve_neg()  # the kernel reads memory: a negative view's bit is not in it

@@ -10,24 +10,27 @@
  *   out_j = (x_j - m) - L
  *
  * Everything inside is float64: for float32 input x_j - m is exact, the
- * exponentials carry about 1e-16 relative error, and `rest` is summed
- * without the 1 of the maximal entry, so L (and the largest entry, -L) has
- * full relative precision even when rest is 1e-30.  Each float32 output is
- * rounded once from float64: within 0.5 ULP plus L's error (about 1e-9 ULP).
- * float64 input keeps the rounding error of x_j - m (TwoSum) and folds it
- * into the exponential and the output.
+ * exponentials carry 2e-14 relative error (exp32; 2e-16 for float64
+ * input, exp64), and `rest` is summed without the 1 of the maximal entry,
+ * so L (and the largest entry, -L) has full relative precision even when
+ * rest is 1e-30.  A float32 output is the float32 rounding of a float64
+ * value within 2**-29 of the exact one: within 0.54 ULP.  float64 input
+ * keeps the rounding error of x_j - m (TwoSum) and folds it into the
+ * exponential and the output: within 3 ULP.
  *
- * The gradient for an upstream g is  g_j - p_j * sum(g),  p_j = exp(x_j - m - L)
- * (float64 exponential in both dtypes: the difference may cancel),
+ * The gradient for an upstream g is  g_j - p_j * sum(g),  p_j = exp(x_j - m - L),
  * with the maximal entry, when p_k > 0.6, as -(sum of the other g) - sum g * expm1(-L)
  * (no cancellation between g_k and p_k * sum g when p_k is close to one).
+ * The difference may cancel elsewhere too (soft targets near the
+ * prediction); the float32 kernel redoes a row where it cancels beyond
+ * 2**18 with float64 exponentials (see cp_log_softmax_grad_f32).
  *
  * A row whose maximum is not finite, or that holds a NaN, is not computed:
  * the functions return 1 and the caller hands the array to the teaching
  * version, which documents those special values.
  *
  * Build: any C99 compiler, -O3 -fno-trapping-math (lets the compiler turn
- * the clamp in exp_nonpos into a vector blend).  On x86-64 with GCC or
+ * the clamps in the exponentials into vector blends).  On x86-64 with GCC or
  * Clang each kernel is compiled three times, for x86-64-v4 (AVX-512),
  * x86-64-v3 (AVX2 + FMA) and the baseline; the caller picks one with
  * cp_cpu_level().  No -ffast-math: NaN, infinities and the order of the
