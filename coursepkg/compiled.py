@@ -239,8 +239,14 @@ def _load_pinned(path: Path) -> dict:
             raise PermissionError(f"{path} is not private to this user")
         pinned = Path(f"/proc/self/fd/{fd}")
         state = _load(pinned if pinned.exists() else path)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    # the descriptor stays open for the life of the process: the dynamic
+    # loader knows a library by the name it was opened with, and a later
+    # library opened as the same /proc/self/fd/N (the number reused after a
+    # close) would be taken for this one and never loaded
+    state["fd"] = fd
     state["path"] = state["file"] = path
     return state
 

@@ -633,3 +633,28 @@ def test_a_folder_swapped_between_check_and_load(tmp_path, mode):
                      f"{str(marker)!r}, {mode!r}]; runpy.run_path({str(script)!r})",
                      {"PLANTED_MARKER": str(marker)}, tmp_path)
     assert _answer(result)["marker"] is (mode != "pinned")
+
+
+def test_both_builds_load_in_one_process(tmp_path):
+    """The NumPy face's build, then the torch face's: two libraries.  (Each
+    is loaded as /proc/self/fd/N; with the first descriptor closed, the
+    second got the same name and the loader handed back the first library,
+    so the torch face ran the plain build on one thread.)"""
+    torch = pytest.importorskip("torch")  # noqa: F841
+    code = """
+import json
+import numpy as np, torch
+from coursepkg import compiled, numpy as cnp
+cnp.log_softmax(np.zeros((2, 3)))  # the plain build first
+kind = compiled.torch_kind()
+plain, other = compiled._get("plain"), compiled._get(kind)
+maps = open("/proc/self/maps").read()
+print(json.dumps(dict(kind=kind, same=plain["lib"]._handle == other["lib"]._handle,
+                      mapped=sorted({l.split()[-1] for l in maps.splitlines()
+                                     if "log_softmax-" in l}))))
+"""
+    answer = _answer(_python(code, {"COURSEPKG_CACHE_DIR": str(tmp_path / "c")}, tmp_path))
+    if answer["kind"] == "plain":
+        pytest.skip("this torch does not run on libgomp: one build serves both faces")
+    assert not answer["same"]
+    assert [Path(p).name.split("-")[1] for p in answer["mapped"]] == ["openmp", "plain"]
