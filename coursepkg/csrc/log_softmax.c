@@ -10,7 +10,7 @@
  *   out_j = (x_j - m) - L
  *
  * Everything inside is float64: for float32 input x_j - m is exact, the
- * exponentials carry 2e-14 relative error (exp32; 2e-16 for float64
+ * exponentials carry 1.1e-12 relative error (exp32; 2e-16 for float64
  * input, exp64), and `rest` is summed without the 1 of the maximal entry,
  * so L (and the largest entry, -L) has full relative precision even when
  * rest is 1e-30.  A float32 output is the float32 rounding of a float64
@@ -23,7 +23,7 @@
  * (no cancellation between g_k and p_k * sum g when p_k is close to one).
  * The difference may cancel elsewhere too (soft targets near the
  * prediction); the float32 kernel redoes a row where it cancels beyond
- * 2**18 with float64 exponentials (see cp_log_softmax_grad_f32).
+ * 2**12 with float64 exponentials (see cp_log_softmax_grad_f32).
  *
  * A row whose maximum is not finite, or that holds a NaN, is not computed:
  * the functions return 1 and the caller hands the array to the teaching
@@ -76,10 +76,10 @@ INLINE double pow2(int64_t k) /* 2**k for -1022 <= k <= 1023 */
  * NaN before).  t is clamped at -300: e**-300 = 5e-131, and that times any
  * float32 sum (at most 2**31 * 3.4e38 = 7e47) is below float32's smallest
  * subnormal, so the clamp changes no float32 result.  On |r| <= ln(2)/2 a
- * degree-9 polynomial interpolating exp at the Chebyshev nodes (computed
+ * degree-8 polynomial interpolating exp at the Chebyshev nodes (computed
  * with mpmath at 50 digits, coefficients rounded to double): relative error
- * below 2e-14.  The forward needs 1e-9 (a float32 ULP is 6e-8); the
- * gradient's cancellation check (cp_log_softmax_grad_f32) counts on 2e-14.
+ * below 1.1e-12.  The forward needs 1e-9 (a float32 ULP is 6e-8); the
+ * gradient's cancellation check (cp_log_softmax_grad_f32) counts on 1.1e-12.
  * Branch-free, so loops vectorise. */
 INLINE double exp32(double t)
 {
@@ -88,16 +88,15 @@ INLINE double exp32(double t)
     t = t > -300.0 ? t : -300.0;                       /* one vmaxpd */
     ROUND_OVER_LN2(t, kd, k);
     r = (t - kd * LN2_HI) - kd * LN2_LO;
-    p = 2.7632640675430236e-06;
-    p = p * r + 2.4884459751751116e-05;
-    p = p * r + 0.0001984119064754424;
-    p = p * r + 0.0013888801749656543;
-    p = p * r + 0.008333333367311603;
-    p = p * r + 0.04166666704055191;
-    p = p * r + 0.16666666666615648;
-    p = p * r + 0.4999999999943859;
-    p = p * r + 1.0000000000000013;
-    p = p * r + 1.0000000000000135;
+    p = 2.4876164022625967e-05;
+    p = p * r + 0.00019915866926782682;
+    p = p * r + 0.0013888821677630362;
+    p = p * r + 0.008333266097949614;
+    p = p * r + 0.041666666890957;
+    p = p * r + 0.16666666891045775;
+    p = p * r + 0.49999999999797934;
+    p = p * r + 0.9999999999797852;
+    p = p * r + 1.0;
     return p * pow2(k);
 }
 
@@ -248,21 +247,22 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
         _Pragma("omp simd reduction(+:s)")                                     \
         for (int64_t j = 0; j < cols; j++) s += gr[j];                         \
         /* g_j - p_j * s may cancel (soft targets near the prediction): the \
-         * result keeps p_j's relative error (exp32's and L's, 2e-14 each) \
-         * times p_j * s / |result|.  Up to 2**18 that is 0.2 ULP; a row   \
-         * with an entry beyond is done again with float64 exponentials,  \
-         * L summed again from them and one rounding (FMA) per entry. */    \
+         * result keeps p_j's relative error (exp32's and L's, 1.1e-12     \
+         * each) times p_j * s / |result|.  Up to 2**12 that is 0.15 ULP; a \
+         * row with an entry beyond is done again with float64             \
+         * exponentials, L summed again from them and one rounding (FMA)   \
+         * per entry. */                                                    \
         _Pragma("omp simd")                                                    \
         for (int64_t j = 0; j < cols; j++)                                     \
             out[j] = (float)((double)gr[j]                                     \
                              - exp32(((double)xr[j] - md) - L) * s);           \
-        /* cancellation beyond 2**18 leaves |out_j| below 2**-18 |g_j| (and  \
-         * only then, as g_j and p_j * s are then within 2**-18): a check in \
+        /* cancellation beyond 2**12 leaves |out_j| below 2**-12 |g_j| (and  \
+         * only then, as g_j and p_j * s are then within 2**-12): a check in \
          * float32 lanes, a quarter of the cost of one in the loop above */ \
         float cancel = -1.0f;                                                  \
         _Pragma("omp simd reduction(max:cancel)")                              \
         for (int64_t j = 0; j < cols; j++) {                                   \
-            float c = fabsf(gr[j]) - fabsf(out[j]) * 0x1p18f;                  \
+            float c = fabsf(gr[j]) - fabsf(out[j]) * 0x1p12f;                  \
             cancel = c > cancel ? c : cancel;                                  \
         }                                                                      \
         if (cancel > 0.0f) {                                                   \
