@@ -258,11 +258,18 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
                              - exp32(((double)xr[j] - md) - L) * s);           \
         /* cancellation beyond 2**12 leaves |out_j| below 2**-12 |g_j| (and  \
          * only then, as g_j and p_j * s are then within 2**-12): a check in \
-         * float32 lanes, a quarter of the cost of one in the loop above */ \
+         * float32 lanes, a quarter of the cost of one in the loop above.   \
+         * The maximal entry of a row with p_k > 0.6 is left out: it is     \
+         * computed apart below (and cancels whenever a confident          \
+         * prediction meets the loss's upstream gradient at its target). */ \
+        int64_t k = -1;                                                        \
+        if (L < 0.5)                                                           \
+            for (k = 0; k < cols - 1 && xr[k] != m; k++) {}                    \
         float cancel = -1.0f;                                                  \
         _Pragma("omp simd reduction(max:cancel)")                              \
         for (int64_t j = 0; j < cols; j++) {                                   \
             float c = fabsf(gr[j]) - fabsf(out[j]) * 0x1p12f;                  \
+            c = j == k ? -1.0f : c;                                            \
             cancel = c > cancel ? c : cancel;                                  \
         }                                                                      \
         if (cancel > 0.0f) {                                                   \
@@ -283,8 +290,7 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
             }                                                                  \
         }                                                                      \
         if (L < 0.5) { /* one maximal entry, p_k > 0.6 */                      \
-            int64_t k = 0;                                                     \
-            while (k < cols - 1 && xr[k] != m) k++;                            \
+            for (k = 0; k < cols - 1 && xr[k] != m; k++) {}                    \
             out[k] = (float)(-sum_except(gr, cols, k) - s * expm1(-L));        \
         }                                                                      \
     }                                                                          \
