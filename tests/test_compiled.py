@@ -518,6 +518,9 @@ def test_masked_entries_leave_the_maximum_at_plus_zero(variant, dtype):
     g = np.ones_like(x)
     grad = _grad(variant, x, *_forward(variant, x)[2:], g)
     assert (grad[:, 1] == 1.0).all()  # p = 0 exactly at -inf: g - 0 * sum(g)
+    g[:, 1] = 0.0  # and 0 - 0 * sum(g) is +0.0, as torch gives
+    grad = _grad(variant, x, *_forward(variant, x)[2:], g)
+    assert (grad[:, 1] == 0.0).all() and not np.signbit(grad[:, 1]).any()
 
 
 def test_a_negative_view_is_read_as_its_values():

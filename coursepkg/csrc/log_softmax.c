@@ -252,10 +252,13 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
          * row with an entry beyond is done again with float64             \
          * exponentials, L summed again from them and one rounding (FMA)   \
          * per entry. */                                                    \
+        double ps = exp(-L) * s; /* p_j * s = e**(x_j - m) * ps, x_j - m exact */ \
         _Pragma("omp simd")                                                    \
-        for (int64_t j = 0; j < cols; j++)                                     \
-            out[j] = (float)((double)gr[j]                                     \
-                             - exp32(((double)xr[j] - md) - L) * s);           \
+        for (int64_t j = 0; j < cols; j++) {                                   \
+            double e = exp32((double)xr[j] - md);                              \
+            e = xr[j] == -INFINITY ? 0.0 : e; /* g_j - 0 * s: +0.0 for g = 0 */ \
+            out[j] = (float)((double)gr[j] - e * ps);                          \
+        }                                                                      \
         /* cancellation beyond 2**12 leaves |out_j| below 2**-12 |g_j| (and  \
          * only then, as g_j and p_j * s are then within 2**-12): a check in \
          * float32 lanes, a quarter of the cost of one in the loop above.   \
@@ -281,7 +284,7 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
                 ties += xr[j] == m ? 1.0 : 0.0;                                \
             }                                                                  \
             L = log1p(below + (ties - 1.0));                                   \
-            double ps = exp(-L) * s;                                           \
+            ps = exp(-L) * s;                                                  \
             _Pragma("omp simd")                                                \
             for (int64_t j = 0; j < cols; j++) {                               \
                 double e = exp64((double)xr[j] - md, 0.0);                     \
