@@ -586,11 +586,11 @@ class LogSoftmaxFunction(torch.autograd.Function):
     Speed: on the CPU both passes run the fused C kernel of
     :mod:`coursepkg.compiled` (one read of each row for the maximum, one for
     the float64 exponentials and their sum, one to write the output; built
-    with OpenMP, on torch's own worker threads): 1.43x torch's float32 time
-    forward and 1.24x forward + backward at (4096, 1000), 1.01x and 0.64x
+    with OpenMP, on torch's own worker threads): 1.1-1.6x torch's float32
+    time forward and 1.2-1.65x forward + backward at (4096, 1000), 1.0-1.25x
     at (512, 32000), on the 2-core machine, where the chunked array
     operations below took 4.4x and 2.0x (``benchmarks/run.py``, suite
-    ``torch_face``).  Those array
+    ``torch_face``; the spread is torch's time moving from run to run).  Those array
     operations are the fallback without a C compiler and on other devices:
     every pass over the array is a separate torch call, and the float64
     exponentials alone cost more than torch's fused float32 kernel; a
