@@ -471,8 +471,11 @@ def _threads() -> int:
     return max(1, min(n, THREADS) if os.environ.get("COURSEPKG_THREADS") else n)
 
 
-def _log_softmax_rows(x):
-    r"""``(out, m, L)`` for a contiguous ``(R, C)`` float32/float64 ``x``.
+def _log_softmax_rows(x, shape=None):
+    r"""``(out, m, L)`` for a contiguous ``(R, C)`` float32/float64 ``x``
+    (``out`` of ``shape``, default ``x``'s: the compiled path writes the
+    result in a tensor of the caller's shape rather than returning a view,
+    which autograd would treat as a view of an intermediate).
 
     .. math::
 
@@ -493,14 +496,14 @@ def _log_softmax_rows(x):
     """
     if _compiled_ok(x):
         x = x.resolve_neg()  # the kernel reads memory: a negative view's bit is not in it
-        out = torch.empty_like(x)
+        full = x.new_empty(x.shape if shape is None else shape)  # no view: see below
         m = x.new_empty(x.shape[0], 1)
         lognorm = torch.empty(x.shape[0], 1, dtype=_D)
         ok = compiled.log_softmax_rows(
-            x.data_ptr(), out.data_ptr(), m.data_ptr(), lognorm.data_ptr(),
+            x.data_ptr(), full.data_ptr(), m.data_ptr(), lognorm.data_ptr(),
             dtype=x.dtype, rows=x.shape[0], cols=x.shape[1], threads=_threads(),
             kind=compiled.torch_kind())
-        return (out, m, lognorm) if ok else None
+        return (full, m, lognorm) if ok else None
     m = x.amax(-1, keepdim=True)
     if not bool(torch.isfinite(m).all()):
         return None
@@ -606,12 +609,13 @@ class LogSoftmaxFunction(torch.autograd.Function):
         from . import softmax as _softmax
 
         empty = x.new_empty(0, dtype=_D)
-        res = None if _transformed(x) else _log_softmax_rows(_as_rows(x, dim)[0])
+        rows, shape = _as_rows(x, dim)
+        res = None if _transformed(x) else _log_softmax_rows(rows, shape)
         if res is None:
             out = from_last(_softmax.log_softmax_last(to_last(x, dim)), dim)
             return out, empty, empty
         out, m, lognorm = res
-        out = from_last(out.reshape(_as_rows(x, dim)[1]), dim)
+        out = from_last(out.reshape(shape), dim)
         if out.stride() != x.stride():
             # the output in x's layout: forward mode's tangent (computed from
             # x's) must have the output's, or autograd fails an assertion
