@@ -13,6 +13,7 @@ the released files and zip) is searched for solution lines and hidden tests.
 
 import csv
 import json
+import math
 import os
 import shutil
 import sys
@@ -54,6 +55,7 @@ def test_the_wheel_has_its_data_and_extras_and_no_hidden_test(wheel):
         names = archive.namelist()
         texts = {n: archive.read(n).decode() for n in names}
     assert "coursepkg/grading/grading.ini" in names
+    assert "coursepkg/csrc/log_softmax.c" in names  # the compiled log_softmax's source
     assert "coursepkg/grading/_runner.py" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not [n for n in names if "/checks/" in n or n.startswith("exercises")]
@@ -74,6 +76,18 @@ def _version():
     import coursepkg
 
     return coursepkg.__version__
+
+
+def test_the_compiled_log_softmax_builds_from_the_wheel(venv, tmp_path):
+    python, env, work = venv
+    work.mkdir(exist_ok=True)
+    script = ("import numpy as np\nfrom coursepkg import compiled, numpy as cnp\n"
+              "print(compiled.status())\nprint(cnp.log_softmax(np.array([0.0, -40.0]))[0])\n")
+    out = _run([python, "-c", script], cwd=work,
+               env={**env, "COURSEPKG_CACHE_DIR": str(tmp_path / "cache")}).stdout.splitlines()
+    assert out[0].startswith("compiled (plain, ") and str(tmp_path / "cache") in out[0]
+    want = -math.log1p(math.exp(-40.0))  # the kernel's -log1p(rest) at the maximum
+    assert abs(float(out[1]) - want) <= 1e-15 * abs(want)
 
 
 def test_the_torch_face_names_its_extra(venv):
