@@ -355,34 +355,34 @@ int cp_cpu_level(void)
  * instead of competing with them; without -fopenmp, one thread). */
 #define BLOCK_ROWS(cols) ((cols) >= 65536 ? 1 : 65536 / ((cols) > 0 ? (cols) : 1))
 
+/* The body every parallel entry point shares: row blocks of BLOCK_ROWS on
+ * OpenMP threads (dynamic: a thread on a busy core takes fewer), each
+ * block through CALL, which sees the block's first row b and its length
+ * n; nonzero if any block refused. */
+#define PAR_BLOCKS(CALL)                                                       \
+    int64_t per = BLOCK_ROWS(cols), bad = 0;                                   \
+    (void)threads;                                                             \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic) reduction(|:bad) if(rows * cols >= 131072)") \
+    for (int64_t b = 0; b < rows; b += per) {                                  \
+        int64_t n = rows - b < per ? rows - b : per;                           \
+        bad |= CALL;                                                           \
+    }                                                                          \
+    return (int)bad;
+
 #define DEFINE_PARALLEL(SUFFIX)                                                \
 int cp_par_log_softmax_f32##SUFFIX(const float *x, float *out, float *mx,      \
                                    double *lognorm, int64_t rows,              \
                                    int64_t cols, int threads)                  \
 {                                                                              \
-    int64_t per = BLOCK_ROWS(cols), bad = 0;                                   \
-    (void)threads;                                                             \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic) reduction(|:bad) if(rows * cols >= 131072)") \
-    for (int64_t b = 0; b < rows; b += per) {                                  \
-        int64_t n = rows - b < per ? rows - b : per;                           \
-        bad |= cp_log_softmax_f32##SUFFIX(x + b * cols, out + b * cols,        \
-                                          mx + b, lognorm + b, n, cols);       \
-    }                                                                          \
-    return (int)bad;                                                           \
+    PAR_BLOCKS(cp_log_softmax_f32##SUFFIX(x + b * cols, out + b * cols,        \
+                                          mx + b, lognorm + b, n, cols))       \
 }                                                                              \
 int cp_par_log_softmax_f64##SUFFIX(const double *x, double *out, double *mx,   \
                                    double *lognorm, int64_t rows,              \
                                    int64_t cols, int threads)                  \
 {                                                                              \
-    int64_t per = BLOCK_ROWS(cols), bad = 0;                                   \
-    (void)threads;                                                             \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic) reduction(|:bad) if(rows * cols >= 131072)") \
-    for (int64_t b = 0; b < rows; b += per) {                                  \
-        int64_t n = rows - b < per ? rows - b : per;                           \
-        bad |= cp_log_softmax_f64##SUFFIX(x + b * cols, out + b * cols,        \
-                                          mx + b, lognorm + b, n, cols);       \
-    }                                                                          \
-    return (int)bad;                                                           \
+    PAR_BLOCKS(cp_log_softmax_f64##SUFFIX(x + b * cols, out + b * cols,        \
+                                          mx + b, lognorm + b, n, cols))       \
 }                                                                              \
 int cp_par_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,       \
                                         const double *lognorm,                 \
@@ -390,16 +390,9 @@ int cp_par_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,       \
                                         int64_t rows, int64_t cols,            \
                                         int threads)                           \
 {                                                                              \
-    int64_t per = BLOCK_ROWS(cols), bad = 0;                                   \
-    (void)threads;                                                             \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic) reduction(|:bad) if(rows * cols >= 131072)") \
-    for (int64_t b = 0; b < rows; b += per) {                                  \
-        int64_t n = rows - b < per ? rows - b : per;                           \
-        bad |= cp_log_softmax_grad_f32##SUFFIX(x + b * cols, mx + b,           \
+    PAR_BLOCKS(cp_log_softmax_grad_f32##SUFFIX(x + b * cols, mx + b,           \
                                                lognorm + b, g + b * cols,      \
-                                               grad + b * cols, n, cols);      \
-    }                                                                          \
-    return (int)bad;                                                           \
+                                               grad + b * cols, n, cols))      \
 }                                                                              \
 int cp_par_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,     \
                                         const double *lognorm,                 \
@@ -407,16 +400,9 @@ int cp_par_log_softmax_grad_f64##SUFFIX(const double *x, const double *mx,     \
                                         int64_t rows, int64_t cols,            \
                                         int threads)                           \
 {                                                                              \
-    int64_t per = BLOCK_ROWS(cols), bad = 0;                                   \
-    (void)threads;                                                             \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic) reduction(|:bad) if(rows * cols >= 131072)") \
-    for (int64_t b = 0; b < rows; b += per) {                                  \
-        int64_t n = rows - b < per ? rows - b : per;                           \
-        bad |= cp_log_softmax_grad_f64##SUFFIX(x + b * cols, mx + b,           \
+    PAR_BLOCKS(cp_log_softmax_grad_f64##SUFFIX(x + b * cols, mx + b,           \
                                                lognorm + b, g + b * cols,      \
-                                               grad + b * cols, n, cols);      \
-    }                                                                          \
-    return (int)bad;                                                           \
+                                               grad + b * cols, n, cols))      \
 }
 
 #if COURSEPKG_VARIANTS
