@@ -487,8 +487,7 @@ def log_softmax(x, axis=-1):
     axis it runs the compiled kernel of :mod:`coursepkg.compiled` when that
     is available (within 0.54 ULP; 2.8-3.6x SciPy's speed at (4096, 1000)
     float32 on the 2-core machine, 1.6-1.9x with the other core busy),
-    otherwise, and
-    over other axes, the blocked array operations below.
+    otherwise, and over other axes, the blocked array operations below.
 
     .. math::
 

@@ -496,7 +496,7 @@ def _log_softmax_rows(x, shape=None):
     """
     if _compiled_ok(x):
         x = x.resolve_neg()  # the kernel reads memory: a negative view's bit is not in it
-        full = x.new_empty(x.shape if shape is None else shape)  # no view: see below
+        full = x.new_empty(x.shape if shape is None else shape)  # no view (docstring)
         m = x.new_empty(x.shape[0], 1)
         lognorm = torch.empty(x.shape[0], 1, dtype=_D)
         ok = compiled.log_softmax_rows(
