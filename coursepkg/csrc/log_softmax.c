@@ -73,21 +73,23 @@ INLINE double pow2(int64_t k) /* 2**k for -1022 <= k <= 1023 */
 }
 
 /* exp(t) for float32 results, t <= 0 and not NaN (the callers check for
- * NaN before).  t is clamped at -300: e**-300 = 5e-131, and that times any
- * float32 sum (at most 2**31 * 3.4e38 = 7e47) is below float32's smallest
- * subnormal, so the clamp changes no float32 result.  On |r| <= ln(2)/2 a
- * degree-8 polynomial interpolating exp at the Chebyshev nodes (computed
- * with mpmath at 50 digits, coefficients rounded to double): relative error
- * below 1.1e-12.  The forward needs 1e-9 (a float32 ULP is 6e-8); the
- * gradient's cancellation check (cp_log_softmax_grad_f32) counts on 1.1e-12.
+ * NaN before); 0 below -300, so -inf gives 0 with no test of its own.
+ * e**-300 = 5e-131, and that times any float32 sum (at most
+ * 2**31 * 3.4e38 = 7e47) is below float32's smallest subnormal, so the
+ * cut changes no float32 result.  t - k ln 2 in one FMA with ln 2 rounded
+ * to double (|k| <= 433: 2e-14 relative error; without FMA, the rounding
+ * of k ln 2, 3e-14).  On |r| <= ln(2)/2 a degree-8 polynomial interpolating
+ * exp at the Chebyshev nodes (computed with mpmath at 50 digits,
+ * coefficients rounded to double): relative error below 1.1e-12 in all.
+ * The forward needs 1e-9 (a float32 ULP is 6e-8); the gradient's
+ * cancellation check (cp_log_softmax_grad_f32) counts on 1.1e-12.
  * Branch-free, so loops vectorise. */
 INLINE double exp32(double t)
 {
-    double kd, r, p;
+    double kd, r, p, tc = t > -300.0 ? t : -300.0;
     int64_t k;
-    t = t > -300.0 ? t : -300.0;                       /* one vmaxpd */
-    ROUND_OVER_LN2(t, kd, k);
-    r = (t - kd * LN2_HI) - kd * LN2_LO;
+    ROUND_OVER_LN2(tc, kd, k);
+    r = tc - kd * 6.93147180559945286227e-01;
     p = 2.4876164022625967e-05;
     p = p * r + 0.00019915866926782682;
     p = p * r + 0.0013888821677630362;
@@ -97,7 +99,7 @@ INLINE double exp32(double t)
     p = p * r + 0.49999999999797934;
     p = p * r + 0.9999999999797852;
     p = p * r + 1.0;
-    return p * pow2(k);
+    return t > -300.0 ? p * pow2(k) : 0.0;
 }
 
 /* exp(t + c) for float64 results: t <= 0 and not NaN (the callers check
@@ -138,12 +140,34 @@ INLINE double minus_error(double a, double b, double d)
     return d > -INFINITY && d < INFINITY ? e : 0.0;
 }
 
+/* Runs its loop over j in [lo, hi), on the row's whole blocks of 16
+ * entries and then once more on its last 16, of which those below `from`
+ * were done already: loops whose remainder is none or a whole vector,
+ * instead of the scalar remainder loop GCC 12 would add (at 1000 columns,
+ * 8 scalar exponentials a row).  Loops that only write or take a maximum
+ * may ignore `from` (doing an entry twice does no harm); sums must not. */
+#define OVER_ROW(cols, ...)                                                    \
+    do {                                                                       \
+        int64_t full_ = (cols) < 16 ? (cols) : (cols) & ~(int64_t)15;          \
+        {                                                                      \
+            int64_t lo = 0, hi = full_, from = 0;                              \
+            (void)from;                                                        \
+            __VA_ARGS__;                                                       \
+        }                                                                      \
+        if (full_ < (cols)) {                                                  \
+            int64_t lo = (cols) - 16, hi = (cols), from = full_;               \
+            (void)from;                                                        \
+            __VA_ARGS__;                                                       \
+        }                                                                      \
+    } while (0)
+
 /* g_k - sum(g) as minus the sum of the others: with g_k = 1 and the
  * others 3e-22, sum(g) rounds to 1 and g_k - sum(g) to 0. */
 #define SUM_EXCEPT(T)                                                          \
 INLINE double sum_except_##T(const T *g, int64_t cols, int64_t k)             \
 {                                                                              \
     double rest = 0.0;                                                         \
+    _Pragma("omp simd reduction(+:rest)")                                     \
     for (int64_t j = 0; j < cols; j++) rest += j == k ? 0.0 : (double)g[j];    \
     return rest;                                                               \
 }
@@ -152,46 +176,207 @@ SUM_EXCEPT(double)
 #define sum_except(g, cols, k) _Generic((g), const float *: sum_except_float, \
                                              const double *: sum_except_double)(g, cols, k)
 
+/* The x86-64-v4/v3 variants need GCC 11 or Clang 12 (the loader retries
+ * with -DCOURSEPKG_BASELINE_ONLY when a compiler refuses them). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(COURSEPKG_BASELINE_ONLY)
+#define COURSEPKG_VARIANTS 1
+#include <immintrin.h>
+#endif
+
+/* The two sweeps of the float32 kernels that cost (an exponential per
+ * entry), in portable C: every variant but x86-64-v4 compiles these, and
+ * the compiler vectorises them.
+ *
+ * exp_sum_f32_c: the sum of e**(x_j - m) over the row's entries below m
+ * (-inf adds nothing: exp32 gives 0; -0.0 leaves `below` as it is) and, in
+ * *ties, the number of entries equal to m. */
+INLINE double exp_sum_f32_c(const float *xr, int64_t cols, float m, int64_t *ties_out)
+{
+    double md = m, below = 0.0;
+    int ties = 0; /* the callers refuse rows of more than INT32_MAX entries */
+    OVER_ROW(cols,
+        _Pragma("omp simd reduction(+:below,ties)")
+        for (int64_t j = lo; j < hi; j++) {
+            double e = exp32((double)xr[j] - md);
+            int fresh = j >= from, at_max = xr[j] == m;
+            below += fresh & !at_max ? e : -0.0;
+            ties += fresh & at_max;
+        });
+    *ties_out = ties;
+    return below;
+}
+
+/* grad_sweep_f32_c: out_j = g_j - e**(x_j - m) * ps, one rounding (FMA
+ * where the variant has it); exp32 is 0 at -inf, so g_j - 0 * ps: +0.0 for
+ * g_j = +0.0.  Returns the largest |g_j| - 2**12 |out_j| (the cancellation
+ * check of cp_log_softmax_grad_f32), over the entries other than the row's
+ * maximal one where `skip_max` (then it is the only entry equal to m). */
+INLINE float grad_sweep_f32_c(const float *xr, const float *gr, float *out,
+                              int64_t cols, float m, double ps, int skip_max)
+{
+    double md = m;
+    float cancel = -1.0f;
+    OVER_ROW(cols,
+        _Pragma("omp simd reduction(max:cancel)")
+        for (int64_t j = lo; j < hi; j++) {
+            float o = (float)((double)gr[j] - exp32((double)xr[j] - md) * ps);
+            float c = fabsf(gr[j]) - fabsf(o) * 0x1p12f;
+            c = skip_max & (xr[j] == m) ? -1.0f : c;
+            cancel = c > cancel ? c : cancel;
+            out[j] = o;
+        });
+    return cancel;
+}
+
+/* The first j with x_j == m (there is one), 16 entries at a time. */
+INLINE int64_t first_at(const float *xr, int64_t cols, float m)
+{
+    int64_t c = 0;
+    for (; c + 16 <= cols; c += 16) {
+        int any = 0;
+        _Pragma("omp simd reduction(|:any)")
+        for (int64_t j = c; j < c + 16; j++) any |= xr[j] == m;
+        if (any) break;
+    }
+    while (c < cols - 1 && xr[c] != m) c++;
+    return c;
+}
+
+#if COURSEPKG_VARIANTS
+/* The same two sweeps written with AVX-512 intrinsics for x86-64-v4.
+ * The compiler's version of exp32 spends most of the sweep on the
+ * polynomial (eight FMAs per eight entries) and on the clamps and selects
+ * around it; here the exponential reduces further, with a table:
+ *
+ *   N = round(t * 16 / ln 2),  r = t - N ln(2)/16,  |r| <= ln(2)/32,
+ *   e**t = 2**(N >> 4) * T[N & 15] * (1 + q(r)),   T[j] = 2**(j/16),
+ *
+ * q the degree-5 Taylor polynomial of e**r - 1 (remainder below
+ * r**6/720 = 1.5e-13), the table looked up in registers (vpermt2pd reads
+ * the low four bits of N), the power of two added to the exponent bits.
+ * r from one FMA with ln(2)/16 rounded to double: |N| <= 6926 for t >= -300,
+ * 2.4e-14.  In all below 2e-13 relative error, inside exp32's 1.1e-12.
+ * Lanes where t < -300 (or -inf) are computed with garbage and then
+ * masked: they add nothing and their exponential is 0. */
+#define V4 static inline __attribute__((always_inline, target("arch=x86-64-v4")))
+
+static const double EXP2_SIXTEENTHS[16] = {
+    0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
+    0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
+    0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0,
+};
+
+V4 __m512d exp8_avx512(__m512d t)
+{
+    const __m512d shift = _mm512_set1_pd(0x1.8p52);
+    __m512d nd = _mm512_fmadd_pd(t, _mm512_set1_pd(0x1.71547652b82fep+4), shift);
+    __m512i n = _mm512_sub_epi64(_mm512_castpd_si512(nd), _mm512_castpd_si512(shift));
+    nd = _mm512_sub_pd(nd, shift);
+    __m512d r = _mm512_fnmadd_pd(nd, _mm512_set1_pd(0x1.62e42fefa39efp-5), t);
+    __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(1.0 / 120.0), r, _mm512_set1_pd(1.0 / 24.0));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 6.0));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0.5));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0));
+    q = _mm512_mul_pd(q, r);
+    __m512d tab = _mm512_permutex2var_pd(_mm512_loadu_pd(EXP2_SIXTEENTHS), n,
+                                         _mm512_loadu_pd(EXP2_SIXTEENTHS + 8));
+    __m512d e = _mm512_fmadd_pd(tab, q, tab); /* in [0.97, 2.1): normal */
+    __m512i scale = _mm512_slli_epi64(_mm512_srai_epi64(n, 4), 52);
+    return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(e), scale));
+}
+
+/* 16 floats from x + j (those past `cols` read as 0, not from memory),
+ * as two halves of float64 minus m, and the mask of the lanes in the row */
+#define LOAD16(x, j, cols, md, live, v, t0, t1)                                \
+    __mmask16 live = (cols) - (j) >= 16 ? 0xFFFF : (__mmask16)((1u << ((cols) - (j))) - 1u); \
+    __m512 v = _mm512_maskz_loadu_ps(live, (x) + (j));                         \
+    __m512d t0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), md); \
+    __m512d t1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), md)
+
+V4 double exp_sum_f32_avx512(const float *xr, int64_t cols, float m, int64_t *ties_out)
+{
+    const __m512 mv = _mm512_set1_ps(m), low = _mm512_set1_ps(m - 300.0f);
+    const __m512d md = _mm512_set1_pd(m);
+    __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
+    int64_t ties = 0;
+    for (int64_t j = 0; j < cols; j += 16) {
+        LOAD16(xr, j, cols, md, live, v, t0, t1);
+        __mmask16 below = _mm512_mask_cmp_ps_mask(live, v, mv, _CMP_LT_OQ)
+                        & _mm512_cmp_ps_mask(v, low, _CMP_GT_OQ);
+        ties += __builtin_popcount(_mm512_mask_cmp_ps_mask(live, v, mv, _CMP_EQ_OQ));
+        acc0 = _mm512_mask_add_pd(acc0, (__mmask8)below, acc0, exp8_avx512(t0));
+        acc1 = _mm512_mask_add_pd(acc1, (__mmask8)(below >> 8), acc1, exp8_avx512(t1));
+    }
+    *ties_out = ties;
+    return _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));
+}
+
+V4 float grad_sweep_f32_avx512(const float *xr, const float *gr, float *out,
+                               int64_t cols, float m, double ps, int skip_max)
+{
+    const __m512 mv = _mm512_set1_ps(m), low = _mm512_set1_ps(m - 300.0f);
+    const __m512d md = _mm512_set1_pd(m), psv = _mm512_set1_pd(ps);
+    const __mmask16 skip = skip_max ? 0xFFFF : 0;
+    __m512 cancel = _mm512_set1_ps(-1.0f);
+    for (int64_t j = 0; j < cols; j += 16) {
+        LOAD16(xr, j, cols, md, live, v, t0, t1);
+        __mmask16 some = _mm512_cmp_ps_mask(v, low, _CMP_GT_OQ); /* else e = 0 */
+        __m512 g = _mm512_maskz_loadu_ps(live, gr + j);
+        __m512d e0 = _mm512_maskz_mov_pd((__mmask8)some, exp8_avx512(t0));
+        __m512d e1 = _mm512_maskz_mov_pd((__mmask8)(some >> 8), exp8_avx512(t1));
+        __m512d o0 = _mm512_fnmadd_pd(e0, psv, _mm512_cvtps_pd(_mm512_castps512_ps256(g)));
+        __m512d o1 = _mm512_fnmadd_pd(e1, psv, _mm512_cvtps_pd(_mm512_extractf32x8_ps(g, 1)));
+        __m512 o = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(o0)),
+                                      _mm512_cvtpd_ps(o1), 1);
+        _mm512_mask_storeu_ps(out + j, live, o);
+        __m512 c = _mm512_fnmadd_ps(_mm512_abs_ps(o), _mm512_set1_ps(0x1p12f),
+                                    _mm512_abs_ps(g));
+        __mmask16 use = live & ~(skip & _mm512_cmp_ps_mask(v, mv, _CMP_EQ_OQ));
+        cancel = _mm512_mask_max_ps(cancel, use, c, cancel); /* NaN: keeps cancel */
+    }
+    return _mm512_reduce_max_ps(cancel);
+}
+#endif
+
 /* a * b + c: one instruction with FMA, two roundings without (the
  * baseline variant: fma() would be a libm call per entry there) */
 #define MUL_ADD(a, b, c) ((a) * (b) + (c))
 
-#define DEFINE_KERNELS(SUFFIX, ATTR, FMA)                                           \
+#define DEFINE_KERNELS(SUFFIX, ATTR, FMA, SWEEP)                                        \
 ATTR int cp_log_softmax_f32##SUFFIX(const float *x, float *out, float *mx,     \
                                     double *lognorm, int64_t rows,             \
                                     int64_t cols)                              \
 {                                                                              \
+    if (cols > INT32_MAX) return 1; /* exp_sum_f32_c counts ties in an int */ \
     for (int64_t i = 0; i < rows; i++) {                                       \
         const float *xr = x + i * cols;                                        \
         float *o = out + i * cols;                                             \
         float m = -INFINITY;                                                   \
         int nan = 0;                                                           \
-        _Pragma("omp simd reduction(max:m) reduction(|:nan)")                  \
-        for (int64_t j = 0; j < cols; j++) {                                   \
-            m = xr[j] > m ? xr[j] : m;                                         \
-            nan |= xr[j] != xr[j];                                             \
-        }                                                                      \
+        OVER_ROW(cols,                                                         \
+            _Pragma("omp simd reduction(max:m) reduction(|:nan)")              \
+            for (int64_t j = lo; j < hi; j++) {                                \
+                m = xr[j] > m ? xr[j] : m;                                     \
+                nan |= xr[j] != xr[j];                                         \
+            });                                                                \
         if (nan || !(m > -INFINITY && m < INFINITY)) return 1;                 \
-        double md = m, below = 0.0, ties = 0.0;                                \
-        _Pragma("omp simd reduction(+:below,ties)")                            \
-        for (int64_t j = 0; j < cols; j++) {                                   \
-            double e = exp32((double)xr[j] - md);                              \
-            /* -inf adds nothing (exp32 clamps it to e**-300) */               \
-            below += (xr[j] == m) | (xr[j] == -INFINITY) ? 0.0 : e;            \
-            ties += xr[j] == m ? 1.0 : 0.0;                                    \
-        }                                                                      \
-        double L = log1p(below + (ties - 1.0));                                \
+        int64_t ties;                                                          \
+        double md = m, below = exp_sum_f32##SWEEP(xr, cols, m, &ties);         \
+        double L = log1p(below + (double)(ties - 1));                          \
         /* x - (m + L) in one subtraction where m + L is exact to 2**-29 of  \
          * every |out_j| >= L (0.03 ULP), else (x - m) - L */                 \
         double shift = md + L;                                                 \
         if (fabs(md) <= 0x1p24 * L) {                                          \
-            _Pragma("omp simd")                                                \
-            for (int64_t j = 0; j < cols; j++)                                 \
-                o[j] = (float)((double)xr[j] - shift);                         \
+            OVER_ROW(cols,                                                     \
+                _Pragma("omp simd")                                            \
+                for (int64_t j = lo; j < hi; j++)                              \
+                    o[j] = (float)((double)xr[j] - shift));                    \
         } else {                                                               \
-            _Pragma("omp simd")                                                \
-            for (int64_t j = 0; j < cols; j++)                                 \
-                o[j] = (float)(((double)xr[j] - md) - L);                      \
+            OVER_ROW(cols,                                                     \
+                _Pragma("omp simd")                                            \
+                for (int64_t j = lo; j < hi; j++)                              \
+                    o[j] = (float)(((double)xr[j] - md) - L));                 \
         }                                                                      \
         mx[i] = m;                                                             \
         lognorm[i] = L;                                                        \
@@ -244,8 +429,9 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
         float *out = grad + i * cols;                                          \
         float m = mx[i];                                                       \
         double md = m, L = lognorm[i], s = 0.0;                                \
-        _Pragma("omp simd reduction(+:s)")                                     \
-        for (int64_t j = 0; j < cols; j++) s += gr[j];                         \
+        OVER_ROW(cols,                                                         \
+            _Pragma("omp simd reduction(+:s)")                                 \
+            for (int64_t j = lo; j < hi; j++) s += j >= from ? gr[j] : -0.0);  \
         /* g_j - p_j * s may cancel (soft targets near the prediction): the \
          * result keeps p_j's relative error (exp32's and L's, 1.1e-12     \
          * each) times p_j * s / |result|.  Up to 2**12 that is 0.15 ULP; a \
@@ -253,28 +439,13 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
          * exponentials, L summed again from them and one rounding (FMA)   \
          * per entry. */                                                    \
         double ps = exp(-L) * s; /* p_j * s = e**(x_j - m) * ps, x_j - m exact */ \
-        _Pragma("omp simd")                                                    \
-        for (int64_t j = 0; j < cols; j++) {                                   \
-            double e = exp32((double)xr[j] - md);                              \
-            e = xr[j] == -INFINITY ? 0.0 : e; /* g_j - 0 * s: +0.0 for g = 0 */ \
-            out[j] = (float)((double)gr[j] - e * ps);                          \
-        }                                                                      \
         /* cancellation beyond 2**12 leaves |out_j| below 2**-12 |g_j| (and  \
-         * only then, as g_j and p_j * s are then within 2**-12): a check in \
-         * float32 lanes, a quarter of the cost of one in the loop above.   \
-         * The maximal entry of a row with p_k > 0.6 is left out: it is     \
-         * computed apart below (and cancels whenever a confident          \
-         * prediction meets the loss's upstream gradient at its target). */ \
-        int64_t k = -1;                                                        \
-        if (L < 0.5)                                                           \
-            for (k = 0; k < cols - 1 && xr[k] != m; k++) {}                    \
-        float cancel = -1.0f;                                                  \
-        _Pragma("omp simd reduction(max:cancel)")                              \
-        for (int64_t j = 0; j < cols; j++) {                                   \
-            float c = fabsf(gr[j]) - fabsf(out[j]) * 0x1p12f;                  \
-            c = j == k ? -1.0f : c;                                            \
-            cancel = c > cancel ? c : cancel;                                  \
-        }                                                                      \
+         * only then, as g_j and p_j * s are then within 2**-12): checked  \
+         * in float32 lanes in the same sweep.  The maximal entry of a row \
+         * with p_k > 0.6 is left out: it is computed apart below (and     \
+         * cancels whenever a confident prediction meets the loss's        \
+         * upstream gradient at its target). */                            \
+        float cancel = grad_sweep_f32##SWEEP(xr, gr, out, cols, m, ps, L < 0.5); \
         if (cancel > 0.0f) {                                                   \
             double below = 0.0, ties = 0.0;                                    \
             _Pragma("omp simd reduction(+:below,ties)")                        \
@@ -293,7 +464,7 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
             }                                                                  \
         }                                                                      \
         if (L < 0.5) { /* one maximal entry, p_k > 0.6 */                      \
-            for (k = 0; k < cols - 1 && xr[k] != m; k++) {}                    \
+            int64_t k = first_at(xr, cols, m);                                 \
             out[k] = (float)(-sum_except(gr, cols, k) - s * expm1(-L));        \
         }                                                                      \
     }                                                                          \
@@ -326,17 +497,11 @@ ATTR int cp_log_softmax_grad_f64##SUFFIX( const double *x, const double *mx,   \
     return 0;                                                                  \
 }
 
-/* The x86-64-v4/v3 variants need GCC 11 or Clang 12 (the loader retries
- * with -DCOURSEPKG_BASELINE_ONLY when a compiler refuses them). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(COURSEPKG_BASELINE_ONLY)
-#define COURSEPKG_VARIANTS 1
-#endif
-
 #if COURSEPKG_VARIANTS
-DEFINE_KERNELS(_v4, __attribute__((target("arch=x86-64-v4"))), __builtin_fma)
-DEFINE_KERNELS(_v3, __attribute__((target("arch=x86-64-v3"))), __builtin_fma)
+DEFINE_KERNELS(_v4, __attribute__((target("arch=x86-64-v4"))), __builtin_fma, _avx512)
+DEFINE_KERNELS(_v3, __attribute__((target("arch=x86-64-v3"))), __builtin_fma, _c)
 #endif
-DEFINE_KERNELS(_base, , MUL_ADD)
+DEFINE_KERNELS(_base, , MUL_ADD, _c)
 
 /* The widest variant this CPU (and its operating system) runs:
  * 4 = x86-64-v4, 3 = x86-64-v3, 0 = the baseline build only. */
