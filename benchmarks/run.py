@@ -82,7 +82,15 @@ def quartiles(num, den):
     return q1, q3
 
 
-def round_times(fns, repeat):
+def minor_faults():
+    """Minor page faults of this process so far (fresh pages the kernel had
+    to map: about 0.25 ms per MiB here)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def round_times(fns, repeat, faults=None):
     """Wall times of several functions, ``repeat`` interleaved rounds each.
 
     Each round runs every function (in a rotated order), so a burst of load
@@ -96,18 +104,26 @@ def round_times(fns, repeat):
     call, and a NumPy kernel timed right after one ran up to 1.7x slower
     (measured: cross-entropy forward + gradient at (4096, 1000), 12.4 ms
     against 7.2 ms once settled; torch's own time did not change).
+
+    With ``faults`` (a list), it receives each function's minor page
+    faults per timed run, counted outside the timer.
     """
     for fn in fns:
         fn()
     gc.collect()
     times = [[] for _ in fns]
+    counted = [0] * len(fns)
     for r in range(repeat):
         for k in range(len(fns)):
             i = (k + r) % len(fns)
             fns[i]()
+            before = minor_faults()
             start = time.perf_counter()
             fns[i]()
             times[i].append(time.perf_counter() - start)
+            counted[i] += minor_faults() - before
+    if faults is not None:
+        faults.extend(c / repeat for c in counted)
     return times
 
 
@@ -238,7 +254,8 @@ def bench_torch_face(shapes, repeat, rows):
                     ("forward", lambda: ours(x), lambda: theirs(x)),
                     ("forward+backward", lambda: fwd_bwd(ours), lambda: fwd_bwd(theirs)),
                 ):
-                    r_ours, r_torch = round_times([a, b], repeat)
+                    faults = []
+                    r_ours, r_torch = round_times([a, b], repeat, faults)
                     t_ours, t_torch = map(statistics.median, (r_ours, r_torch))
                     rows.append(dict(
                         suite="torch_face", function=name, mode=mode, shape=str(shape),
@@ -246,6 +263,7 @@ def bench_torch_face(shapes, repeat, rows):
                         ctorch_s=t_ours, torch_s=t_torch,
                         ctorch_over_torch=t_ours / t_torch,
                         ctorch_over_torch_q=quartiles(r_ours, r_torch),
+                        ctorch_faults_per_run=faults[0], torch_faults_per_run=faults[1],
                     ))
                     report(rows[-1])
 
@@ -495,6 +513,39 @@ SUITES = ("accuracy", "softmax", "softmax_busy", "torch_face", "cross_entropy",
           "linear_cross_entropy")
 
 
+#: glibc's M_TRIM_THRESHOLD and M_MMAP_THRESHOLD (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def steady_allocator() -> str:
+    """Keep freed memory in this process's heap (glibc: ``mallopt``), and
+    say so for the results.
+
+    With glibc's defaults a 16 MB block comes from ``mmap`` or from the top
+    of the heap, and the heap's top is handed back to the system whenever
+    it holds more free memory than a threshold that glibc moves as it goes.
+    Whether the next call then finds its 16-32 MB already mapped, or takes
+    4000-8000 page faults (3-10 ms here) to map it again, depended on the
+    order of a few small allocations: the same forward + backward of torch's
+    own log_softmax ran at 2.9 ms or at 7-13 ms from one round to the next,
+    and coursepkg's likewise, so the ratio measured the allocator's state.
+    Both thresholds at 1 GiB switch the moving threshold off; the torch-face
+    rows count each side's page faults per run to show it.  (Replacing
+    malloc by jemalloc or tcmalloc, the usual advice for PyTorch on CPU, e.g.
+    in AMD's ZenDNN user guide, also keeps freed memory for reuse.)
+    ``--default-malloc`` measures without it.
+    """
+    import ctypes
+
+    if platform.libc_ver()[0] != "glibc":
+        return f"default ({platform.libc_ver()[0] or 'not glibc'})"
+    libc = ctypes.CDLL(None)
+    ok = libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    if not ok:
+        return "glibc default (mallopt refused)"
+    return "glibc, M_MMAP_THRESHOLD = M_TRIM_THRESHOLD = 1 GiB (mallopt)"
+
+
 def load():
     """The load average and CPU count, recorded with the results."""
     return dict(loadavg=os.getloadavg(), cpus=os.cpu_count())
@@ -510,6 +561,9 @@ def main(argv=None):
                         help="comma-separated suites to run (default: all); with fewer "
                              "than all, the other suites' rows are kept from --out's "
                              "results.json")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc thresholds as they are (see "
+                             "steady_allocator)")
     args = parser.parse_args(argv)
     suites = [name.strip() for name in args.suites.split(",") if name.strip()]
     unknown = sorted(set(suites) - set(SUITES))
@@ -523,7 +577,8 @@ def main(argv=None):
         shapes = [(4096, 1000), (512, 32000)]
         ce_shapes = [(4096, 1000), (512, 32000), (16, 21, 65536)]
         lce, acc = (4096, 512, 32000), (256, 4096)
-    meta = dict(quick=args.quick, repeat=repeat, start=load(),
+    malloc = "glibc default (--default-malloc)" if args.default_malloc else steady_allocator()
+    meta = dict(quick=args.quick, repeat=repeat, start=load(), malloc=malloc,
                 python=sys.version.split()[0], numpy=np.__version__,
                 torch=torch.__version__, threads=kernels.THREADS,
                 torch_threads=torch.get_num_threads(), machine=platform.machine(),
@@ -532,6 +587,7 @@ def main(argv=None):
                           "torch face": compiled.status(compiled.torch_kind())})
     print(f"load average at start: {meta['start']['loadavg']}", flush=True)
     print(f"compiled log_softmax: {meta['compiled']}", flush=True)
+    print(f"malloc: {malloc}", flush=True)
     rows = []
     runs = {
         "accuracy": lambda: accuracy(acc, rows),
