@@ -288,7 +288,10 @@ V4 __m512d exp8_avx512(__m512d t)
 {
     const __m512d shift = _mm512_set1_pd(0x1.8p52);
     __m512d nd = _mm512_fmadd_pd(t, _mm512_set1_pd(0x1.71547652b82fep+4), shift);
-    __m512i n = _mm512_sub_epi64(_mm512_castpd_si512(nd), _mm512_castpd_si512(shift));
+    /* nd's bits are those of 1.5 * 2**52 plus N: their low 16 bits are N's
+     * (mod 2**16), which is all the lookup (4 bits) and the power of two
+     * (bits 4-15, shifted into the exponent field) read */
+    __m512i n = _mm512_castpd_si512(nd);
     nd = _mm512_sub_pd(nd, shift);
     __m512d r = _mm512_fnmadd_pd(nd, _mm512_set1_pd(0x1.62e42fefa39efp-5), t);
     __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(1.0 / 120.0), r, _mm512_set1_pd(1.0 / 24.0));
@@ -299,14 +302,13 @@ V4 __m512d exp8_avx512(__m512d t)
     __m512d tab = _mm512_permutex2var_pd(_mm512_loadu_pd(EXP2_SIXTEENTHS), n,
                                          _mm512_loadu_pd(EXP2_SIXTEENTHS + 8));
     __m512d e = _mm512_fmadd_pd(tab, q, tab); /* in [0.97, 2.1): normal */
-    __m512i scale = _mm512_slli_epi64(_mm512_srai_epi64(n, 4), 52);
+    __m512i scale = _mm512_slli_epi64(_mm512_srli_epi64(n, 4), 52);
     return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(e), scale));
 }
 
 /* How far ahead (entries) the sweeps ask for the rows they read from
  * memory (measured: 64 and 128 entries 3% faster than none, 256 7% slower).
- * A prefetch past the
- * end of an array does not fault. */
+ * A prefetch past the end of an array does not fault. */
 #define AHEAD 64
 
 /* 16 floats from x + j (those past `cols` read as 0, not from memory),
@@ -329,9 +331,9 @@ V4 double sweep_f32_avx512(const float *xr, int64_t cols, float m, int64_t *ties
     int64_t ties = 0;
     for (int64_t j = 0; j < cols; j += 16) {
         LOAD16(xr, j, cols, md, live, v, t0, t1);
-        __mmask16 below = _mm512_mask_cmp_ps_mask(live, v, mv, _CMP_LT_OQ)
-                        & _mm512_cmp_ps_mask(v, low, _CMP_GT_OQ);
-        ties += __builtin_popcount(_mm512_mask_cmp_ps_mask(live, v, mv, _CMP_EQ_OQ));
+        __mmask16 lt = _mm512_mask_cmp_ps_mask(live, v, mv, _CMP_LT_OQ);
+        __mmask16 below = lt & _mm512_cmp_ps_mask(v, low, _CMP_GT_OQ);
+        ties += __builtin_popcount(live & ~lt); /* m is the maximum, no NaN */
         acc0 = _mm512_mask_add_pd(acc0, (__mmask8)below, acc0, exp8_avx512(t0));
         acc1 = _mm512_mask_add_pd(acc1, (__mmask8)(below >> 8), acc1, exp8_avx512(t1));
         _mm_prefetch((const char *)(xn + j + AHEAD), _MM_HINT_T0);
@@ -339,8 +341,12 @@ V4 double sweep_f32_avx512(const float *xr, int64_t cols, float m, int64_t *ties
         mn = _mm512_mask_max_ps(mn, live, vn, mn); /* a NaN keeps mn; flagged below */
         nan |= _mm512_mask_cmp_ps_mask(live, vn, vn, _CMP_UNORD_Q);
         __m512 vp = _mm512_maskz_loadu_ps(live, xp + j);
-        __m512d p0 = _mm512_sub_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(vp)), av), bv);
-        __m512d p1 = _mm512_sub_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(vp, 1)), av), bv);
+        __m512d p0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(vp)), av);
+        __m512d p1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(vp, 1)), av);
+        if (b != 0.0) { /* loop-invariant: the compiler makes two loops */
+            p0 = _mm512_sub_pd(p0, bv);
+            p1 = _mm512_sub_pd(p1, bv);
+        }
         _mm512_mask_storeu_ps(op + j, live,
                               _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(p0)),
                                                  _mm512_cvtpd_ps(p1), 1));
@@ -369,10 +375,13 @@ V4 float grad_sweep_f32_avx512(const float *xr, const float *gr, float *out,
         sn1 = _mm512_add_pd(sn1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(h, 1)));
         __mmask16 some = _mm512_cmp_ps_mask(v, low, _CMP_GT_OQ); /* else e = 0 */
         __m512 g = _mm512_maskz_loadu_ps(live, gr + j);
-        __m512d e0 = _mm512_maskz_mov_pd((__mmask8)some, exp8_avx512(t0));
-        __m512d e1 = _mm512_maskz_mov_pd((__mmask8)(some >> 8), exp8_avx512(t1));
-        __m512d o0 = _mm512_fnmadd_pd(e0, psv, _mm512_cvtps_pd(_mm512_castps512_ps256(g)));
-        __m512d o1 = _mm512_fnmadd_pd(e1, psv, _mm512_cvtps_pd(_mm512_extractf32x8_ps(g, 1)));
+        /* g - e * ps in one rounding; g itself where e = 0 */
+        __m512d o0 = _mm512_mask3_fnmadd_pd(exp8_avx512(t0), psv,
+                                            _mm512_cvtps_pd(_mm512_castps512_ps256(g)),
+                                            (__mmask8)some);
+        __m512d o1 = _mm512_mask3_fnmadd_pd(exp8_avx512(t1), psv,
+                                            _mm512_cvtps_pd(_mm512_extractf32x8_ps(g, 1)),
+                                            (__mmask8)(some >> 8));
         __m512 o = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(o0)),
                                       _mm512_cvtpd_ps(o1), 1);
         _mm512_mask_storeu_ps(out + j, live, o);
