@@ -2,15 +2,21 @@
  * (rows, cols) float32 or float64 array: the compiled path of
  * coursepkg.compiled (the Python side says how it is built and loaded).
  *
- * One row at a time, in three sweeps that stay in the cache:
+ * One row at a time:
  *
  *   m    = max_j x_j
  *   rest = sum_{x_j < m} exp(x_j - m) + (number of ties at m) - 1
  *   L    = log1p(rest)
  *   out_j = (x_j - m) - L
  *
+ * The float32 kernels do it in one sweep a row, which takes the sum for
+ * row i, the maximum of row i+1 and writes the output of row i-1 (the
+ * gradient's sweep likewise sums the next row's g): the exponentials are
+ * what costs, and they hide the other rows' memory traffic.
+ *
  * Everything inside is float64: for float32 input x_j - m is exact, the
- * exponentials carry 1.1e-12 relative error (exp32; 2e-16 for float64
+ * exponentials carry 1.1e-12 relative error (exp32; 2e-13 in the
+ * x86-64-v4 build's own sweeps, exp8_avx512; 2e-16 for float64
  * input, exp64), and `rest` is summed without the 1 of the maximal entry,
  * so L (and the largest entry, -L) has full relative precision even when
  * rest is 1e-30.  A float32 output is the float32 rounding of a float64
@@ -26,15 +32,16 @@
  * 2**12 with float64 exponentials (see cp_log_softmax_grad_f32).
  *
  * A row whose maximum is not finite, or that holds a NaN, is not computed:
- * the functions return 1 and the caller hands the array to the teaching
- * version, which documents those special values.
+ * the functions return 1 (the output is then unspecified) and the caller
+ * hands the array to the teaching version, which documents those special
+ * values.
  *
  * Build: any C99 compiler, -O3 -fno-trapping-math (lets the compiler turn
  * the clamps in the exponentials into vector blends).  On x86-64 with GCC or
- * Clang each kernel is compiled three times, for x86-64-v4 (AVX-512),
- * x86-64-v3 (AVX2 + FMA) and the baseline; the caller picks one with
- * cp_cpu_level().  No -ffast-math: NaN, infinities and the order of the
- * roundings above are relied on.
+ * Clang each kernel is compiled three times, for x86-64-v4 (AVX-512, whose
+ * float32 sweeps are written with intrinsics), x86-64-v3 (AVX2 + FMA) and
+ * the baseline; the caller picks one with cp_cpu_level().  No -ffast-math:
+ * NaN, infinities and the order of the roundings above are relied on.
  */
 #include <math.h>
 #include <stdint.h>
