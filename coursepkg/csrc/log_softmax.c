@@ -324,7 +324,12 @@ V4 __m512d exp8_avx512(__m512d t)
     __mmask16 live = (cols) - (j) >= 16 ? 0xFFFF : (__mmask16)((1u << ((cols) - (j))) - 1u); \
     __m512 v = _mm512_maskz_loadu_ps(live, (x) + (j));                         \
     __m512d t0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), md); \
-    __m512d t1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), md)
+    __m512d t1 = _mm512_sub_pd(HIGH8(x, j, live), md)
+
+/* entries 8-15 of the 16 at x + j as float64, loaded again (a load and a
+ * conversion in one instruction, instead of a shuffle out of the 16) */
+#define HIGH8(x, j, live) \
+    _mm512_cvtps_pd(_mm256_maskz_loadu_ps((__mmask8)((live) >> 8), (x) + (j) + 8))
 
 V4 double sweep_f32_avx512(const float *xr, int64_t cols, float m, int64_t *ties_out,
                            const float *xn, float *mn_out, int *nan_out,
@@ -349,14 +354,13 @@ V4 double sweep_f32_avx512(const float *xr, int64_t cols, float m, int64_t *ties
         nan |= _mm512_mask_cmp_ps_mask(live, vn, vn, _CMP_UNORD_Q);
         __m512 vp = _mm512_maskz_loadu_ps(live, xp + j);
         __m512d p0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(vp)), av);
-        __m512d p1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(vp, 1)), av);
+        __m512d p1 = _mm512_sub_pd(HIGH8(xp, j, live), av);
         if (b != 0.0) { /* loop-invariant: the compiler makes two loops */
             p0 = _mm512_sub_pd(p0, bv);
             p1 = _mm512_sub_pd(p1, bv);
         }
-        _mm512_mask_storeu_ps(op + j, live,
-                              _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(p0)),
-                                                 _mm512_cvtpd_ps(p1), 1));
+        _mm256_mask_storeu_ps(op + j, (__mmask8)live, _mm512_cvtpd_ps(p0));
+        _mm256_mask_storeu_ps(op + j + 8, (__mmask8)(live >> 8), _mm512_cvtpd_ps(p1));
     }
     *ties_out = ties;
     *mn_out = _mm512_reduce_max_ps(mn);
@@ -377,9 +381,8 @@ V4 float grad_sweep_f32_avx512(const float *xr, const float *gr, float *out,
         _mm_prefetch((const char *)(xr + j + AHEAD), _MM_HINT_T0);
         _mm_prefetch((const char *)(gn + j + AHEAD), _MM_HINT_T0);
         LOAD16(xr, j, cols, md, live, v, t0, t1);
-        __m512 h = _mm512_maskz_loadu_ps(live, gn + j);
-        sn0 = _mm512_add_pd(sn0, _mm512_cvtps_pd(_mm512_castps512_ps256(h)));
-        sn1 = _mm512_add_pd(sn1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(h, 1)));
+        sn0 = _mm512_add_pd(sn0, _mm512_cvtps_pd(_mm256_maskz_loadu_ps((__mmask8)live, gn + j)));
+        sn1 = _mm512_add_pd(sn1, HIGH8(gn, j, live));
         __mmask16 some = _mm512_cmp_ps_mask(v, low, _CMP_GT_OQ); /* else e = 0 */
         __m512 g = _mm512_maskz_loadu_ps(live, gr + j);
         /* g - e * ps in one rounding; g itself where e = 0 */
@@ -387,7 +390,7 @@ V4 float grad_sweep_f32_avx512(const float *xr, const float *gr, float *out,
                                             _mm512_cvtps_pd(_mm512_castps512_ps256(g)),
                                             (__mmask8)some);
         __m512d o1 = _mm512_mask3_fnmadd_pd(exp8_avx512(t1), psv,
-                                            _mm512_cvtps_pd(_mm512_extractf32x8_ps(g, 1)),
+                                            HIGH8(gr, j, live),
                                             (__mmask8)(some >> 8));
         __m512 o = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(o0)),
                                       _mm512_cvtpd_ps(o1), 1);
