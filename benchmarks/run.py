@@ -18,7 +18,9 @@ ratios measured in the same run, the peak extra memory (tracemalloc for
 NumPy; the peak resident set size for torch, whose CPU allocator
 tracemalloc cannot see), and the
 accuracy in float32 in units in the last place (ULP) against a float64
-reference over random and adversarial inputs.  Results are written to
+reference over random and adversarial inputs.  glibc's malloc is first told
+to keep freed memory (:func:`steady_allocator`), so that the times do not
+include page faults that either side takes at random.  Results are written to
 ``coursepkg/bench_results/results.json`` and ``.csv`` (or ``--out DIR``).
 """
 
@@ -151,9 +153,11 @@ def rss_peak(fn):
     """Peak resident memory above the current level while ``fn()`` runs.
 
     Resets the kernel's high-water mark (``/proc/self/clear_refs``), so the
-    peak is that of this call alone; freed blocks go back to the OS.
+    peak is that of this call alone, after handing free heap memory back to
+    the OS (:func:`release_free_memory`).
     """
     gc.collect()
+    release_free_memory()  # else freed blocks kept by steady_allocator count as base
     try:
         pathlib.Path("/proc/self/clear_refs").write_text("5")
     except OSError:  # pragma: no cover - not Linux
@@ -544,6 +548,16 @@ def steady_allocator() -> str:
     if not ok:
         return "glibc default (mallopt refused)"
     return "glibc, M_MMAP_THRESHOLD = M_TRIM_THRESHOLD = 1 GiB (mallopt)"
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free memory back to the system (glibc's
+    ``malloc_trim``), so that a resident-set peak measured next counts only
+    what is allocated anew."""
+    import ctypes
+
+    if platform.libc_ver()[0] == "glibc":
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def load():

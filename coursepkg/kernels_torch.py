@@ -587,13 +587,15 @@ class LogSoftmaxFunction(torch.autograd.Function):
     (:func:`coursepkg.softmax.log_softmax_last`), whose operations all batch.
 
     Speed: on the CPU both passes run the fused C kernel of
-    :mod:`coursepkg.compiled` (one read of each row for the maximum, one for
-    the float64 exponentials and their sum, one to write the output; built
-    with OpenMP, on torch's own worker threads): 1.1-1.6x torch's float32
-    time forward and 1.2-1.65x forward + backward at (4096, 1000), 1.0-1.25x
-    at (512, 32000), on the 2-core machine, where the chunked array
-    operations below took 4.4x and 2.0x (``benchmarks/run.py``, suite
-    ``torch_face``; the spread is torch's time moving from run to run).  Those array
+    :mod:`coursepkg.compiled` (one sweep a row for the float64 exponentials
+    and their sum, which also takes the next row's maximum and writes the
+    previous row's output; built with OpenMP, on torch's own worker
+    threads): 0.9-1.2x torch's float32 time forward and 1.05-1.3x forward +
+    backward at (4096, 1000), 1.05-1.3x at (512, 32000), over six runs on
+    the 2-core AVX-512 machine, where the chunked array operations below
+    took 4.4x and 2.0x (``benchmarks/run.py``, suite ``torch_face``, with
+    glibc's malloc kept from handing memory back: see ``steady_allocator``
+    there).  Those array
     operations are the fallback without a C compiler and on other devices:
     every pass over the array is a separate torch call, and the float64
     exponentials alone cost more than torch's fused float32 kernel; a

@@ -19,8 +19,10 @@ def bench():
 
 
 def test_quick_benchmark_runs_and_saves_results(bench, tmp_path, capsys):
-    rows = bench.main(["--quick", "--repeat", "1", "--out", str(tmp_path)])
+    # --default-malloc: leaves this test process's allocator as it is
+    rows = bench.main(["--quick", "--repeat", "1", "--out", str(tmp_path), "--default-malloc"])
     saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["meta"]["malloc"] == "glibc default (--default-malloc)"
     assert saved["rows"] == json.loads(json.dumps(rows))
     suites = {r["suite"] for r in rows}
     assert suites == {"accuracy", "accuracy_torch_face", "softmax", "softmax_busy",
@@ -51,10 +53,10 @@ def test_quartiles_of_per_round_ratios(bench):
 
 
 def test_some_suites_keep_the_others_rows(bench, tmp_path):
-    bench.main(["--quick", "--repeat", "1", "--out", str(tmp_path),
+    bench.main(["--quick", "--repeat", "1", "--out", str(tmp_path), "--default-malloc",
                 "--suites", "accuracy,cross_entropy"])
     first = json.loads((tmp_path / "results.json").read_text())
-    rows = bench.main(["--quick", "--repeat", "1", "--out", str(tmp_path),
+    rows = bench.main(["--quick", "--repeat", "1", "--out", str(tmp_path), "--default-malloc",
                        "--suites", "cross_entropy"])
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["meta"]["suites"] == ["cross_entropy"]
@@ -67,3 +69,45 @@ def test_some_suites_keep_the_others_rows(bench, tmp_path):
         json.dumps([r for r in rows if r["suite"] == "cross_entropy"]))
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--suites", "accuracy,nonsense", "--out", str(tmp_path)])
+
+
+FAULTS = """
+import importlib.util, resource, sys
+import numpy as np
+if sys.argv[1] == "steady":
+    spec = importlib.util.spec_from_file_location("bench_run", sys.argv[2])
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    print(bench.steady_allocator())
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for i in range(6):
+    if i == 1:
+        start = faults()
+    a = np.empty(8 << 20)  # 64 MB, past glibc's largest mmap threshold
+    a[:] = 1.0
+    del a
+print((faults() - start) / 5)
+"""
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc only")
+def test_the_steady_allocator_reuses_freed_memory():
+    """What the benchmark's allocator setting is for: a 64 MB array made
+    and freed again and again is mapped afresh each time with glibc's
+    defaults (a page fault per 4 KB page, or per 2 MB where NumPy's
+    transparent huge pages apply: at least 32, and the zeroing of 64 MB),
+    and only once with it."""
+    import subprocess
+    import sys
+
+    def faults_per_array(mode):
+        out = subprocess.run([sys.executable, "-c", FAULTS, mode,
+                              str(ROOT / "benchmarks" / "run.py")],
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+        return out[:-2], float(out[-2])
+
+    said, default = faults_per_array("default")
+    assert not said and default >= 32
+    said, steady = faults_per_array("steady")
+    assert "mallopt" in said[0] and steady < 8
