@@ -43,6 +43,7 @@
  * the baseline; the caller picks one with cp_cpu_level().  No -ffast-math:
  * NaN, infinities and the order of the roundings above are relied on.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -168,6 +169,20 @@ INLINE double minus_error(double a, double b, double d)
         }                                                                      \
     } while (0)
 
+/* OpenMP starts the private copies of a max reduction at the lowest value
+ * of the type: -inf with GCC, but -FLT_MAX (-DBL_MAX) with Clang, under
+ * which a row of -inf came out with the finite maximum -FLT_MAX and was
+ * not refused.  A maximum equal to that value is taken again, one entry at
+ * a time. */
+#define TRUE_MAX(m, x, cols, LOWEST)                                           \
+    do {                                                                       \
+        if ((m) == -(LOWEST)) {                                                \
+            (m) = -INFINITY;                                                   \
+            for (int64_t j_ = 0; j_ < (cols); j_++)                            \
+                (m) = (x)[j_] > (m) ? (x)[j_] : (m);                           \
+        }                                                                      \
+    } while (0)
+
 /* g_k - sum(g) as minus the sum of the others: with g_k = 1 and the
  * others 3e-22, sum(g) rounds to 1 and g_k - sum(g) to 0. */
 #define SUM_EXCEPT(T)                                                          \
@@ -213,12 +228,13 @@ INLINE double sweep_f32_c(const float *xr, int64_t cols, float m, int64_t *ties_
         for (int64_t j = lo; j < hi; j++) {
             double e = exp32((double)xr[j] - md);
             int fresh = j >= from, at_max = xr[j] == m;
-            below += fresh & !at_max ? e : -0.0;
+            below += (fresh & !at_max) ? e : -0.0;
             ties += fresh & at_max;
             mn = xn[j] > mn ? xn[j] : mn;
             nan |= xn[j] != xn[j];
             op[j] = (float)(((double)xp[j] - a) - b);
         });
+    TRUE_MAX(mn, xn, cols, FLT_MAX);
     *ties_out = ties;
     *mn_out = mn;
     *nan_out = nan;
@@ -244,7 +260,7 @@ INLINE float grad_sweep_f32_c(const float *xr, const float *gr, float *out,
             sn += j >= from ? gn[j] : -0.0;
             float o = (float)((double)gr[j] - exp32((double)xr[j] - md) * ps);
             float c = fabsf(gr[j]) - fabsf(o) * 0x1p12f;
-            c = skip_max & (xr[j] == m) ? -1.0f : c;
+            c = (skip_max & (xr[j] == m)) ? -1.0f : c;
             cancel = c > cancel ? c : cancel;
             out[j] = o;
         });
@@ -428,6 +444,7 @@ ATTR int cp_log_softmax_f32##SUFFIX(const float *x, float *out, float *mx,     \
             mn = x[j] > mn ? x[j] : mn;                                        \
             nan |= x[j] != x[j];                                               \
         });                                                                    \
+    TRUE_MAX(mn, x, cols, FLT_MAX);                                            \
     double a = 0.0, b = 0.0; /* the previous row's output is (x - a) - b */    \
     for (int64_t i = 0; i < rows; i++) {                                       \
         if (nan || !(mn > -INFINITY && mn < INFINITY)) return 1;               \
@@ -469,6 +486,7 @@ ATTR int cp_log_softmax_f64##SUFFIX(const double *x, double *out, double *mx,  \
             m = xr[j] > m ? xr[j] : m;                                         \
             nan |= xr[j] != xr[j];                                             \
         }                                                                      \
+        TRUE_MAX(m, xr, cols, DBL_MAX);                                        \
         if (nan || !(m > -INFINITY && m < INFINITY)) return 1;                 \
         double below = 0.0, ties = 0.0;                                        \
         _Pragma("omp simd reduction(+:below,ties)")                            \
@@ -524,7 +542,7 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
             _Pragma("omp simd reduction(+:below,ties)")                        \
             for (int64_t j = 0; j < cols; j++) {                               \
                 double e = exp64((double)xr[j] - md, 0.0);                     \
-                below += (xr[j] == m) | (xr[j] == -INFINITY) ? 0.0 : e;        \
+                below += ((xr[j] == m) | (xr[j] == -INFINITY)) ? 0.0 : e;      \
                 ties += xr[j] == m ? 1.0 : 0.0;                                \
             }                                                                  \
             L = log1p(below + (ties - 1.0));                                   \
@@ -581,9 +599,19 @@ DEFINE_KERNELS(_base, , MUL_ADD, _c)
 int cp_cpu_level(void)
 {
 #if COURSEPKG_VARIANTS
+    /* feature by feature: __builtin_cpu_supports("x86-64-v4") is GCC 12's
+     * and Clang 15's (Clang 14 refuses the string, and the build fell back
+     * to the baseline); each of these checks that the OS saves the
+     * registers too.  Every CPU with these also has the rest of its level
+     * (MOVBE, F16C, LZCNT). */
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) return 4;
-    if (__builtin_cpu_supports("x86-64-v3")) return 3;
+    int v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+             && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+    if (v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512cd"))
+        return 4;
+    if (v3) return 3;
 #endif
     return 0;
 }
