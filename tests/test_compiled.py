@@ -323,6 +323,71 @@ def test_threads_and_builds_give_the_same_bits(dtype):
         assert torch.equal(out, results[0][0]) and torch.equal(grad, results[0][1])
 
 
+def test_a_row_starting_a_thread_block_sums_g_in_the_same_order():
+    """Each row's sum(g) is taken in the sweep of the row before, and a
+    block of rows (a thread's) starts with a sum of its own: in the same
+    order, or a row's result depends on where the blocks fall.  Here
+    sum(g) = 2**60 - 2**60 + 1 depends on the order (found by a review:
+    x86-64-v4 gave 1.0 serially and 0.999 on two threads at the rows that
+    start a block)."""
+    torch = pytest.importorskip("torch")
+    rows, cols = 200, 1000
+    x = torch.zeros(rows, cols)
+    x[:, 0] = 1.0
+    g = torch.zeros(rows, cols)
+    g[:, 0], g[:, 1], g[:, 6] = 2.0**60, -(2.0**60), 1.0
+    grads = []
+    for kind in ("plain", compiled.torch_kind()):
+        for threads in (1, 2):
+            out, m = torch.empty_like(x), x.new_empty(rows)
+            lognorm, grad = torch.empty(rows, dtype=torch.float64), torch.empty_like(x)
+            addr = dict(dtype=x.dtype, rows=rows, cols=cols, threads=threads, kind=kind)
+            assert compiled.log_softmax_rows(x.data_ptr(), out.data_ptr(), m.data_ptr(),
+                                             lognorm.data_ptr(), **addr)
+            compiled.log_softmax_grad_rows(x.data_ptr(), m.data_ptr(), lognorm.data_ptr(),
+                                           g.data_ptr(), grad.data_ptr(), **addr)
+            grads.append(grad)
+    for grad in grads[1:]:
+        assert torch.equal(grad, grads[0])
+    assert (grads[0] == grads[0][0]).all()  # and every row alike, block start or not
+
+
+def test_no_rows(tmp_path):
+    """rows = 0 reads nothing (the gradient once summed a first row of g
+    before its loop: with NULL buffers, a crash)."""
+    code = """
+import ctypes
+from coursepkg import compiled
+state = compiled._get("plain")
+for name in ("f32", "f64"):
+    forward, backward = state["funcs"][name]
+    assert forward(None, None, None, None, 0, 5) == 0
+    assert backward(None, None, None, None, None, 0, 5) == 0
+print("ok")
+"""
+    result = _python(code, {}, tmp_path, check=False)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-500:]
+
+
+def test_tied_maxima_beyond_two_to_the_33(variant):
+    """The float32 spacing at m is 1024 from 2**33 on, so m - 300 rounds to
+    m: the x86-64-v4 gradient then gave the entries equal to m no
+    exponential (found by a review: [1e10, 1e10] with g = (1, 0) gave
+    (1, 0), not (0.5, -0.5)).  Tied maxima: p = 1/n each."""
+    for row in ([1e10, 1e10], [-1e10] * 4, [1e30] * 3, [3.4e38, 3.4e38], [2.0**33] * 2,
+                [1e10, 1e10, 1e10 - 2048.0]):
+        x = np.array([row], dtype=np.float32)
+        ok, out, m, lognorm = _forward(variant, x)
+        n = int((x == x.max()).sum())
+        assert ok and (out[0, :n] == np.float32(-math.log(n))).all(), (row, out)
+        g = np.zeros_like(x)
+        g[0, 0] = 1.0
+        grad = _grad(variant, x, m, lognorm, g)
+        want = np.where(x[0] == x.max(), -1.0 / n, 0.0)
+        want[0] += 1.0
+        np.testing.assert_allclose(grad[0], want, rtol=1e-7, err_msg=str(row))
+
+
 @pytest.mark.parametrize("first", ["torch", "sklearn"])
 def test_torch_build_shares_torchs_openmp_runtime(tmp_path, first):
     """Loaded after torch, the OpenMP build brings no libgomp of its own: it
@@ -564,10 +629,18 @@ def test_masked_entries_leave_the_maximum_at_plus_zero(variant, dtype):
     ok, out, _, _ = _forward(variant, x)
     assert ok and out[0, 0] == 0.0 and not np.signbit(out[0, 0])  # exact: log(1) = +0
     assert out[1, 0] == out[1, 2] == np.log(dtype(0.5)) and np.isneginf(out[:, 1]).all()
+    # and from a maximum of -0.0 (float32 gave -0.0 - (m + 0) = -0.0)
+    ok, top, _, _ = _forward(variant, np.array([[-0.0, -np.inf]], dtype=dtype))
+    assert ok and top[0, 0] == 0.0 and not np.signbit(top[0, 0])
     g = np.ones_like(x)
     grad = _grad(variant, x, *_forward(variant, x)[2:], g)
     assert (grad[:, 1] == 1.0).all()  # p = 0 exactly at -inf: g - 0 * sum(g)
     g[:, 1] = 0.0  # and 0 - 0 * sum(g) is +0.0, as torch gives
+    grad = _grad(variant, x, *_forward(variant, x)[2:], g)
+    assert (grad[:, 1] == 0.0).all() and not np.signbit(grad[:, 1]).any()
+    # -0.0 - 0 * sum(g) with sum(g) < 0 is +0.0 too, in every variant
+    # (x86-64-v4 once returned g itself there)
+    g = np.array([[-1.0, -0.0, -0.0], [-1.0, -0.0, -1.0]], dtype=dtype)
     grad = _grad(variant, x, *_forward(variant, x)[2:], g)
     assert (grad[:, 1] == 0.0).all() and not np.signbit(grad[:, 1]).any()
 

@@ -268,6 +268,16 @@ INLINE float grad_sweep_f32_c(const float *xr, const float *gr, float *out,
     return cancel;
 }
 
+/* sum(g) over a row, in the order of grad_sweep_f32_c's. */
+INLINE double sum_f32_c(const float *g, int64_t cols)
+{
+    double s = 0.0;
+    OVER_ROW(cols,
+        _Pragma("omp simd reduction(+:s)")
+        for (int64_t j = lo; j < hi; j++) s += j >= from ? g[j] : -0.0);
+    return s;
+}
+
 /* The first j with x_j == m (there is one), 16 entries at a time. */
 INLINE int64_t first_at(const float *xr, int64_t cols, float m)
 {
@@ -306,6 +316,18 @@ static const double EXP2_SIXTEENTHS[16] = {
     0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
     0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0,
 };
+
+/* m - 300 in float32, but below m: past 2**33 the float32 spacing at m is
+ * 1024 or more and m - 300 rounds back to m, which left the entries equal
+ * to m out of the lanes that get an exponential (the gradient of tied
+ * maxima of 1e10 came out as g itself).  x > below_by_300(m) picks the
+ * lanes whose x - m > -300 (those within a rounding of it either way add
+ * e**-300 at most). */
+V4 float below_by_300(float m)
+{
+    float low = m - 300.0f;
+    return low < m ? low : nextafterf(m, -INFINITY);
+}
 
 V4 __m512d exp8_avx512(__m512d t)
 {
@@ -351,7 +373,7 @@ V4 double sweep_f32_avx512(const float *xr, int64_t cols, float m, int64_t *ties
                            const float *xn, float *mn_out, int *nan_out,
                            const float *xp, float *op, double a, double b)
 {
-    const __m512 mv = _mm512_set1_ps(m), low = _mm512_set1_ps(m - 300.0f);
+    const __m512 mv = _mm512_set1_ps(m), low = _mm512_set1_ps(below_by_300(m));
     const __m512d md = _mm512_set1_pd(m), av = _mm512_set1_pd(a), bv = _mm512_set1_pd(b);
     __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
     __m512 mn = _mm512_set1_ps(-INFINITY);
@@ -384,11 +406,23 @@ V4 double sweep_f32_avx512(const float *xr, int64_t cols, float m, int64_t *ties
     return _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));
 }
 
+/* sum(g) over a row, in the order of grad_sweep_f32_avx512's. */
+V4 double sum_f32_avx512(const float *g, int64_t cols)
+{
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    for (int64_t j = 0; j < cols; j += 16) {
+        __mmask16 live = cols - j >= 16 ? 0xFFFF : (__mmask16)((1u << (cols - j)) - 1u);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm256_maskz_loadu_ps((__mmask8)live, g + j)));
+        s1 = _mm512_add_pd(s1, HIGH8(g, j, live));
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
 V4 float grad_sweep_f32_avx512(const float *xr, const float *gr, float *out,
                                int64_t cols, float m, double ps, int skip_max,
                                const float *gn, double *sn_out)
 {
-    const __m512 mv = _mm512_set1_ps(m), low = _mm512_set1_ps(m - 300.0f);
+    const __m512 mv = _mm512_set1_ps(m), low = _mm512_set1_ps(below_by_300(m));
     const __m512d md = _mm512_set1_pd(m), psv = _mm512_set1_pd(ps);
     const __mmask16 skip = skip_max ? 0xFFFF : 0;
     __m512 cancel = _mm512_set1_ps(-1.0f);
@@ -401,13 +435,13 @@ V4 float grad_sweep_f32_avx512(const float *xr, const float *gr, float *out,
         sn1 = _mm512_add_pd(sn1, HIGH8(gn, j, live));
         __mmask16 some = _mm512_cmp_ps_mask(v, low, _CMP_GT_OQ); /* else e = 0 */
         __m512 g = _mm512_maskz_loadu_ps(live, gr + j);
-        /* g - e * ps in one rounding; g itself where e = 0 */
-        __m512d o0 = _mm512_mask3_fnmadd_pd(exp8_avx512(t0), psv,
-                                            _mm512_cvtps_pd(_mm512_castps512_ps256(g)),
-                                            (__mmask8)some);
-        __m512d o1 = _mm512_mask3_fnmadd_pd(exp8_avx512(t1), psv,
-                                            HIGH8(gr, j, live),
-                                            (__mmask8)(some >> 8));
+        /* g - e * ps in one rounding, with e = 0 where x - m < -300 (and
+         * at -inf): g - 0 * ps, whose zero takes its sign as the generic
+         * sweep's does (-0.0 - 0 * ps is +0.0 for ps < 0) */
+        __m512d e0 = _mm512_maskz_mov_pd((__mmask8)some, exp8_avx512(t0));
+        __m512d e1 = _mm512_maskz_mov_pd((__mmask8)(some >> 8), exp8_avx512(t1));
+        __m512d o0 = _mm512_fnmadd_pd(e0, psv, _mm512_cvtps_pd(_mm512_castps512_ps256(g)));
+        __m512d o1 = _mm512_fnmadd_pd(e1, psv, HIGH8(gr, j, live));
         __m512 o = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(o0)),
                                       _mm512_cvtpd_ps(o1), 1);
         _mm512_mask_storeu_ps(out + j, live, o);
@@ -458,7 +492,9 @@ ATTR int cp_log_softmax_f32##SUFFIX(const float *x, float *out, float *mx,     \
         /* x - (m + L) in one subtraction where m + L is exact to 2**-29 of  \
          * every |out_j| >= L (0.03 ULP), else (x - m) - L */                 \
         int one = fabs(md) <= 0x1p24 * L;                                      \
-        a = one ? md + L : md;                                                 \
+        /* L = 0: (x - m) - 0, so that x = m = -0.0 gives +0.0 (as          \
+         * log(1) is), not -0.0 - (m + 0) = -0.0 */                          \
+        a = one && L > 0.0 ? md + L : md;                                      \
         b = one ? 0.0 : L;                                                     \
         mx[i] = m;                                                             \
         lognorm[i] = L;                                                        \
@@ -513,10 +549,11 @@ ATTR int cp_log_softmax_grad_f32##SUFFIX(const float *x, const float *mx,      \
                                          const float *g, float *grad,          \
                                          int64_t rows, int64_t cols)           \
 {                                                                              \
-    double sn = 0.0; /* the next row's sum(g), taken in the sweep before */    \
-    OVER_ROW(cols,                                                             \
-        _Pragma("omp simd reduction(+:sn)")                                    \
-        for (int64_t j = lo; j < hi; j++) sn += j >= from ? g[j] : -0.0);      \
+    if (rows <= 0) return 0;                                                   \
+    /* the next row's sum(g), taken in the sweep before; the first row's in  \
+     * the same order, so that a row's result does not depend on whether it \
+     * starts a block of rows (threads) */                                   \
+    double sn = sum_f32##SWEEP(g, cols);                                       \
     for (int64_t i = 0; i < rows; i++) {                                       \
         const float *xr = x + i * cols, *gr = g + i * cols;                    \
         float *out = grad + i * cols;                                          \
