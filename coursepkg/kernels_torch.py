@@ -590,8 +590,8 @@ class LogSoftmaxFunction(torch.autograd.Function):
     :mod:`coursepkg.compiled` (one sweep a row for the float64 exponentials
     and their sum, which also takes the next row's maximum and writes the
     previous row's output; built with OpenMP, on torch's own worker
-    threads): 0.9-1.2x torch's float32 time forward and 1.05-1.3x forward +
-    backward at (4096, 1000), 1.05-1.3x at (512, 32000), over six runs on
+    threads): 1.1-1.2x torch's float32 time forward and 1.0-1.25x forward +
+    backward at (4096, 1000), 1.2-1.4x at (512, 32000), over four runs on
     the 2-core AVX-512 machine, where the chunked array operations below
     took 4.4x and 2.0x (``benchmarks/run.py``, suite ``torch_face``, with
     glibc's malloc kept from handing memory back: see ``steady_allocator``
