@@ -356,10 +356,14 @@ V4 __m512d exp8_avx512(__m512d t)
  * A prefetch past the end of an array does not fault. */
 #define AHEAD 64
 
+/* the lanes of the 16 entries from j that lie in a row of `cols` */
+#define LIVE16(cols, j) \
+    ((cols) - (j) >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << ((cols) - (j))) - 1u))
+
 /* 16 floats from x + j (those past `cols` read as 0, not from memory),
  * as two halves of float64 minus m, and the mask of the lanes in the row */
 #define LOAD16(x, j, cols, md, live, v, t0, t1)                                \
-    __mmask16 live = (cols) - (j) >= 16 ? 0xFFFF : (__mmask16)((1u << ((cols) - (j))) - 1u); \
+    __mmask16 live = LIVE16(cols, j);                                          \
     __m512 v = _mm512_maskz_loadu_ps(live, (x) + (j));                         \
     __m512d t0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), md); \
     __m512d t1 = _mm512_sub_pd(HIGH8(x, j, live), md)
@@ -411,7 +415,7 @@ V4 double sum_f32_avx512(const float *g, int64_t cols)
 {
     __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
     for (int64_t j = 0; j < cols; j += 16) {
-        __mmask16 live = cols - j >= 16 ? 0xFFFF : (__mmask16)((1u << (cols - j)) - 1u);
+        __mmask16 live = LIVE16(cols, j);
         s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm256_maskz_loadu_ps((__mmask8)live, g + j)));
         s1 = _mm512_add_pd(s1, HIGH8(g, j, live));
     }
